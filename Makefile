@@ -1,0 +1,58 @@
+# moe-sweep: the two commands of the quick start, and their parts.
+#   make demo   install what is missing, build, run the demo end to end
+#   make test   install what is missing, build, run every test (CI runs this via .ci/run)
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
+CMAKE_FLAGS ?=
+
+.PHONY: all deps deps-cluster configure build demo test test-main test-asan test-fuzz format clean
+
+all: build
+
+deps:
+	tools/install-deps.sh
+
+deps-cluster:
+	tools/install-deps.sh --with-cluster
+
+configure:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOE_WERROR=ON $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: deps build
+	tools/demo.sh $(BUILD)
+
+# Every test: the release build's unit + integration tests (MPI, SLURM, CLI), then the unit tests
+# under AddressSanitizer/UBSan, then each libFuzzer target for FUZZ_SECONDS.
+test: deps-cluster
+	$(MAKE) build
+	$(MAKE) test-main
+	$(MAKE) test-asan
+	$(MAKE) test-fuzz
+
+test-main:
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 1500
+
+test-asan:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMOE_WERROR=ON \
+	  -DMOE_SANITIZE=ON -DMOE_BUILD_BENCH=OFF -DMOE_ENABLE_CUDA=OFF $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 1500
+
+test-fuzz:
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOE_FUZZ=ON \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+format:
+	git ls-files '*.cpp' '*.h' '*.cu' '*.cuh' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

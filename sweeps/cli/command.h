@@ -1,0 +1,43 @@
+// The moe-sweep CLI's subcommand registry.
+//
+// Each subcommand lives in its own file in sweeps/cli/ and registers itself at static-init time:
+//
+//   MOE_COMMAND(inspect, "Print what a checkpoint holds", [](CLI::App& app) {
+//     auto dir = std::make_shared<std::string>();
+//     app.add_option("MODEL_DIR", *dir, "checkpoint directory")->required();
+//     return [dir] { ...; return 0; };   // runs after parsing; returns the exit code
+//   });
+//
+// The runner may throw moe::InputError (printed as one line, exit 2) or moe::Error (exit 1).
+// Files in sweeps/cli/ are compiled into the executable itself, so registrations are never
+// dropped by the linker. Not thread-safe (used only before main's parse).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace moe::cli {
+
+using Runner = std::function<int()>;
+using Setup = std::function<Runner(CLI::App&)>;
+
+struct CommandSpec {
+  std::string name;
+  std::string help;
+  Setup setup;
+  int order;  // position in --help (lower first)
+};
+
+std::vector<CommandSpec>& registry();
+
+struct Registrar {
+  Registrar(std::string name, std::string help, int order, Setup setup);
+};
+
+}  // namespace moe::cli
+
+#define MOE_COMMAND(name, order, help, ...) \
+  static ::moe::cli::Registrar moe_command_##name##_registrar(#name, help, order, __VA_ARGS__)

@@ -1,0 +1,84 @@
+// moe-sweep: entry point. Dispatches to the registered subcommands (sweeps/cli/*.cpp).
+// `moe-sweep CONFIG.yaml ...` with no subcommand means `moe-sweep run CONFIG.yaml ...`.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "runtime/core/error.h"
+#include "runtime/core/version.h"
+#include "sweeps/cli/command.h"
+
+namespace moe::cli {
+
+std::vector<CommandSpec>& registry() {
+  static std::vector<CommandSpec> r;
+  return r;
+}
+
+Registrar::Registrar(std::string name, std::string help, int order, Setup setup) {
+  registry().push_back({std::move(name), std::move(help), std::move(setup), order});
+}
+
+}  // namespace moe::cli
+
+namespace {
+
+bool is_subcommand(const std::string& s) {
+  for (const auto& c : moe::cli::registry())
+    if (c.name == s) return true;
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace moe::cli;
+  std::vector<std::string> args(argv, argv + argc);
+  // `moe-sweep CONFIG` means `moe-sweep run CONFIG` (so `mpirun moe-sweep cfg.yaml` works).
+  if (args.size() >= 2 && args[1].size() && args[1][0] != '-' && !is_subcommand(args[1]) &&
+      is_subcommand("run"))
+    args.insert(args.begin() + 1, "run");
+
+  CLI::App app{"moe-sweep: routing research on Mixture-of-Experts LLMs (" +
+                   std::string(moe::code_version()) + ")",
+               "moe-sweep"};
+  app.set_version_flag("--version", std::string(moe::code_version()));
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->capture_default_str();
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  auto specs = registry();
+  std::stable_sort(specs.begin(), specs.end(),
+                   [](const CommandSpec& a, const CommandSpec& b) { return a.order < b.order; });
+  std::vector<std::pair<CLI::App*, Runner>> subs;
+  for (auto& c : specs) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    subs.emplace_back(sub, c.setup(*sub));
+  }
+
+  std::vector<const char*> cargv;
+  for (auto& a : args) cargv.push_back(a.c_str());
+  try {
+    app.parse(int(cargv.size()), const_cast<char**>(cargv.data()));
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("[%H:%M:%S] [%^%l%$] %v");
+  try {
+    for (auto& [sub, run] : subs)
+      if (sub->parsed()) return run();
+  } catch (const moe::InputError& e) {
+    std::fprintf(stderr, "moe-sweep: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "moe-sweep: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
