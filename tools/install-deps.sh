@@ -11,7 +11,7 @@ PKGS=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libhdf5-dev hdf5-tools
   libopenmpi-dev openmpi-bin
-  libpcre2-dev libutf8proc-dev libcld2-dev
+  libpcre2-dev libutf8proc-dev libcld2-dev libboost-dev
   libdnnl-dev
   libgtest-dev libgmock-dev
   python3 python3-numpy python3-h5py python3-matplotlib
