@@ -495,10 +495,12 @@ def run_reference(model, moe_layers: list, prompts: list, greedy_steps: int) -> 
                 greedy, greedy_logits = [], []
                 step_logits = out.logits[0, -1]
                 cache = out.past_key_values
-                for _ in range(greedy_steps):
+                for step_no in range(greedy_steps):
                     tok = int(torch.argmax(step_logits))
                     greedy.append(tok)
                     greedy_logits.append(step_logits.to(torch.float32).numpy())
+                    if step_no == greedy_steps - 1:
+                        break
                     step = model(input_ids=torch.tensor([[tok]]), past_key_values=cache,
                                  use_cache=True)
                     cache = step.past_key_values
