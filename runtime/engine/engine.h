@@ -7,6 +7,9 @@
 // KV cache per live sequence, and calls the attached RouterHooks at every MoE layer with each
 // token's sequence tag (see router_hook.h). Results are returned in request order and do not
 // depend on how requests were batched (up to floating-point summation order within a GEMM).
+// Scheduling: continuous batching. Each step packs decode tokens of running sequences first,
+// then prompt chunks (a long prompt is split across steps), within max_batch_tokens,
+// max_batch_seqs and max_logit_rows; finished sequences free their cache slot at once.
 // Thread-safety: one Engine is driven by one thread; it uses the backend's worker threads.
 #pragma once
 
@@ -70,7 +73,14 @@ struct EngineOptions {
   int max_batch_tokens = 4096;
   int max_batch_seqs = 64;
   int64_t max_context = 0;  // 0 = the model's max_position_embeddings
+  int max_logit_rows = 512;  // logits rows per step ([R, V] f32 kept on the host)
+  int64_t kv_cache_tokens = 0;  // KV capacity; 0 = max_batch_seqs * max_context (reserved
+                                // virtually on the CPU, backed as used)
 };
+
+// Turns generated ids into text (stop strings, GenerateResult::text). The tokenizer
+// constructor decodes with io::Tokenizer::decode (special tokens kept).
+using TextDecoder = std::function<std::string(std::span<const int32_t> ids)>;
 
 // Called after each finished request with (done, total).
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
@@ -79,6 +89,8 @@ class Engine {
  public:
   Engine(std::shared_ptr<Model> model, std::shared_ptr<const io::Tokenizer> tokenizer,
          EngineOptions options = {});
+  // Without a tokenizer: `decoder` may be empty (then stop strings are refused and text is "").
+  Engine(std::shared_ptr<Model> model, TextDecoder decoder, EngineOptions options = {});
   ~Engine();
 
   std::vector<GenerateResult> generate(std::span<const GenerateRequest> requests,
