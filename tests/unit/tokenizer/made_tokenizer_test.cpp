@@ -1,0 +1,102 @@
+// make_tokenizer: the made tokenizer.json files load, are deterministic, stay within max_vocab,
+// carry the family's special tokens, and round-trip multilingual text. (Parity of their
+// encodings with the Hugging Face library is checked in hf_parity_test.cpp.)
+#include <gtest/gtest.h>
+
+#include "runtime/core/error.h"
+#include "runtime/io/tokenizer.h"
+#include "runtime/io/tokenizer_maker.h"
+
+namespace moe::io {
+namespace {
+
+constexpr Family kFamilies[] = {Family::kQwen3Moe, Family::kOlmoe, Family::kGptOss,
+                                Family::kPhimoe};
+
+const char* kText =
+    "Hello, world! It's 2025 and we're testing   spaces.\n"
+    "Der Fuchs springt. 中文测试，日本語のテキスト。한국어 문장. हिंदी वाक्य। বাংলা লেখা।\n"
+    "ภาษาไทย العربية עברית Ελληνικά Русский 🙂🚀👨‍👩‍👧 tabs\tand\r\nnewlines\n\n";
+
+TEST(MadeTokenizer, IsDeterministicAndWithinMaxVocab) {
+  for (Family f : kFamilies) {
+    const MadeTokenizer a = make_tokenizer(f, 2048);
+    const MadeTokenizer b = make_tokenizer(f, 2048);
+    EXPECT_EQ(a.tokenizer_json, b.tokenizer_json);
+    EXPECT_LE(a.size, 2048);
+    const Tokenizer t = Tokenizer::from_json(a.tokenizer_json, "made");
+    EXPECT_EQ(t.vocab_size(), a.size);
+  }
+}
+
+TEST(MadeTokenizer, SmallVocabStillFitsAndLearnsFewerMerges) {
+  for (Family f : kFamilies) {
+    const MadeTokenizer small = make_tokenizer(f, 400);
+    EXPECT_LE(small.size, 400);
+    const Tokenizer t = Tokenizer::from_json(small.tokenizer_json, "made-small");
+    EXPECT_EQ(t.decode(t.encode(kText)), kText);
+  }
+}
+
+TEST(MadeTokenizer, TooSmallVocabIsAnInputError) {
+  EXPECT_THROW(make_tokenizer(Family::kQwen3Moe, 100), InputError);
+  EXPECT_THROW(make_tokenizer(Family::kPhimoe, 270), InputError);
+}
+
+TEST(MadeTokenizer, SpecialTokensHaveTheMadeIdsAndEncodeAsOneToken) {
+  const std::vector<std::pair<Family, std::vector<std::string>>> expected = {
+      {Family::kQwen3Moe, {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"}},
+      {Family::kOlmoe, {"<|endoftext|>", "<|padding|>"}},
+      {Family::kGptOss,
+       {"<|startoftext|>", "<|endoftext|>", "<|return|>", "<|constrain|>", "<|channel|>",
+        "<|start|>", "<|end|>", "<|message|>", "<|call|>"}},
+      {Family::kPhimoe,
+       {"<unk>", "<s>", "</s>", "<|endoftext|>", "<|assistant|>", "<|system|>", "<|end|>",
+        "<|user|>"}},
+  };
+  for (const auto& [family, names] : expected) {
+    const MadeTokenizer made = make_tokenizer(family, 2048);
+    const Tokenizer t = Tokenizer::from_json(made.tokenizer_json, "made");
+    for (const std::string& name : names) {
+      SCOPED_TRACE(name);
+      ASSERT_TRUE(made.special_ids.count(name));
+      const int32_t id = made.special_ids.at(name);
+      EXPECT_EQ(t.token_to_id(name), id);
+      EXPECT_EQ(t.id_to_token(id), name);
+      EXPECT_EQ(t.encode(name), std::vector<int32_t>{id});
+    }
+  }
+}
+
+TEST(MadeTokenizer, GptOssReservedIdsSitWhereThePublishedFileHasThem) {
+  const MadeTokenizer made = make_tokenizer(Family::kGptOss, 2048);
+  const int32_t start = made.special_ids.at("<|startoftext|>");
+  // Published: 199998 startoftext, 199999 endoftext, 200002 return, ... 200012 call.
+  EXPECT_EQ(made.special_ids.at("<|endoftext|>"), start + 1);
+  EXPECT_EQ(made.special_ids.at("<|return|>"), start + 4);
+  EXPECT_EQ(made.special_ids.at("<|channel|>"), start + 7);
+  EXPECT_EQ(made.special_ids.at("<|message|>"), start + 10);
+  EXPECT_EQ(made.special_ids.at("<|call|>"), start + 14);
+}
+
+TEST(MadeTokenizer, RoundTripsMultilingualText) {
+  for (Family f : kFamilies) {
+    const Tokenizer t = Tokenizer::from_json(make_tokenizer(f, 2048).tokenizer_json, "made");
+    const auto ids = t.encode(kText);
+    EXPECT_EQ(t.decode(ids), kText);
+    // Merges were learned: clearly fewer tokens than bytes.
+    EXPECT_LT(ids.size(), std::string(kText).size() * 2 / 3);
+  }
+}
+
+TEST(MadeTokenizer, PhimoeAddsBosOnlyWithSpecialTokens) {
+  const Tokenizer t =
+      Tokenizer::from_json(make_tokenizer(Family::kPhimoe, 2048).tokenizer_json, "made");
+  const auto plain = t.encode("Hello");
+  const auto with_bos = t.encode("Hello", true);
+  ASSERT_EQ(with_bos.size(), plain.size() + 1);
+  EXPECT_EQ(with_bos[0], 1);
+}
+
+}  // namespace
+}  // namespace moe::io
