@@ -306,8 +306,10 @@ def main():
     ctu.datetime = FixedDatetime
     for family in ("qwen3_moe", "olmoe", "gpt_oss", "phimoe"):
         cases = cases_for(family)
+        # One case per line: compact, and diffs stay readable.
+        lines = [json.dumps(c, ensure_ascii=False, separators=(",", ":")) for c in cases]
         (out / f"{family}.json").write_text(
-            json.dumps({"family": family, "cases": cases}, ensure_ascii=False, indent=1) + "\n",
+            f'{{"family":"{family}","cases":[\n' + ",\n".join(lines) + "\n]}\n",
             encoding="utf-8")
         print(f"{family}: {len(cases)} cases")
 

@@ -120,8 +120,25 @@ TEST_LINES = [
     "if (a && b || !c) { return -1; } // done",
     "'s 't 're 've 'm 'll 'd 'S 'T 'RE",
     "a\u200bzero\u200cwidth\u200djoiner",
+    "\u2460[WORD] \u24b6[WORD] x_[WORD] 1[WORD]",
 ]
 TEST_TEXT = "\n".join(TEST_LINES)
+
+# Random strings over a pool of awkward pieces (scripts, marks, spaces of every kind, specials,
+# contractions): one case each, not part of TEST_TEXT. Seeded, so the fixture is reproducible.
+RANDOM_POOL = (list("abcXYZ  \t\n\r'sdtmlrevSDT0123456789.,!?-_/\\()[]{}<>|:;\"")
+               + list("éäöüßçñİıſKΩ中文字日本語カタ한국어हिंदीবাংলাالعربيةภาษาไทย")
+               + ["🙂", "👍🏽", "👨\u200d👩\u200d👧", "\u0301", "\u200b", "\u0085", "\u00a0",
+                  "\u3000", "\u2028", "ﬁ", "①", "\ufeff", "▁", "<|im_start|>", "<|im_end|>",
+                  "<|endoftext|>", "<think>", "<s>", "</s>", "<unk>", "<|user|>", "<|end|>",
+                  "<mask>", "[WORD]", "café", "<|message|>", "<0x41>", " 's", "'LL", "   "])
+
+
+def random_lines(count=20, seed=1234):
+    import random
+    rng = random.Random(seed)
+    return ["".join(rng.choice(RANDOM_POOL) for _ in range(rng.randint(1, 30)))
+            for _ in range(count)]
 
 BYTE_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 HARMONY_SPECIALS = ["<|startoftext|>", "<|endoftext|>", "<|return|>", "<|constrain|>",
@@ -253,14 +270,17 @@ def metaspace_first(vocab, merges):
 
 def cases(tokenizer):
     out = []
-    for text in TEST_LINES + [TEST_TEXT]:
+    for text in TEST_LINES + [TEST_TEXT] + random_lines():
         ids = tokenizer.encode(text, add_special_tokens=False).ids
-        case = {"text": text, "ids": ids, "decoded": tokenizer.decode(ids, skip_special_tokens=False)}
+        case = {"text": text, "ids": ids}
+        decoded = tokenizer.decode(ids, skip_special_tokens=False)
+        if decoded != text:  # absent: decode gives the text back
+            case["decoded"] = decoded
         with_special = tokenizer.encode(text, add_special_tokens=True).ids
         if with_special != ids:
             case["ids_with_special_tokens"] = with_special
         skipped = tokenizer.decode(ids, skip_special_tokens=True)
-        if skipped != case["decoded"]:
+        if skipped != decoded:
             case["decoded_skip_special"] = skipped
         out.append(case)
     return out

@@ -23,9 +23,13 @@ std::string_view rstrip_nl(std::string_view s) {
   while (!s.empty() && s.back() == '\n') s.remove_suffix(1);
   return s;
 }
-std::string_view strip_nl(std::string_view s) { return rstrip_nl(lstrip_nl(s)); }
+std::string_view strip_nl(std::string_view s) {
+  return rstrip_nl(lstrip_nl(s));
+}
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 bool ends_with(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
 }
@@ -124,7 +128,8 @@ std::string today() {
 // GPT-OSS harmony (openai/gpt-oss-20b chat template, without tools). Followed verbatim:
 //   system message = model_identity + "\n" + "Knowledge cutoff: 2024-06\n"
 //     + "Current date: " + strftime_now("%Y-%m-%d") + "\n\n" + "Reasoning: " + effort + "\n\n"
-//     + "# Valid channels: analysis, commentary, final. Channel must be included for every message."
+//     + "# Valid channels: analysis, commentary, final. Channel must be included for every
+//     message."
 //   a first system/developer message becomes "<|start|>developer<|message|># Instructions\n\n"
 //     + content + "\n\n<|end|>" (nothing when empty);
 //   assistant turns are final-channel messages ending in <|end|>, or <|return|> for a last turn
@@ -141,7 +146,8 @@ std::string gpt_oss(std::span<const ChatMessage> msgs, const ChatOptions& opt) {
   out += "\nKnowledge cutoff: 2024-06\nCurrent date: ";
   out += opt.current_date.empty() ? today() : opt.current_date;
   out += "\n\nReasoning: " + effort + "\n\n";
-  out += "# Valid channels: analysis, commentary, final. Channel must be included for every message.";
+  out +=
+      "# Valid channels: analysis, commentary, final. Channel must be included for every message.";
   out += "<|end|>";
 
   size_t first = 0;
@@ -194,10 +200,14 @@ std::string apply_chat_template(Family family, std::span<const ChatMessage> mess
                                 const ChatOptions& options) {
   check_roles(messages, family == Family::kGptOss);
   switch (family) {
-    case Family::kQwen3Moe: return qwen3(messages, options);
-    case Family::kOlmoe: return olmoe(messages, options);
-    case Family::kGptOss: return gpt_oss(messages, options);
-    case Family::kPhimoe: return phimoe(messages, options);
+    case Family::kQwen3Moe:
+      return qwen3(messages, options);
+    case Family::kOlmoe:
+      return olmoe(messages, options);
+    case Family::kGptOss:
+      return gpt_oss(messages, options);
+    case Family::kPhimoe:
+      return phimoe(messages, options);
   }
   MOE_ASSERT(false, "unknown family {}", static_cast<int>(family));
   return {};

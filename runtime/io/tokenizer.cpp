@@ -21,11 +21,11 @@ namespace moe::io {
 struct Tokenizer::Impl {
   std::string label;
   std::unique_ptr<tok::BpeModel> model;
-  std::unique_ptr<tok::Normalizer> normalizer;            // may be null
-  std::unique_ptr<tok::PreTokenizer> pre_tokenizer;       // may be null
+  std::unique_ptr<tok::Normalizer> normalizer;       // may be null
+  std::unique_ptr<tok::PreTokenizer> pre_tokenizer;  // may be null
   std::unique_ptr<tok::AddedVocabulary> added;
-  std::unique_ptr<tok::PostProcessor> post_processor;     // may be null
-  std::unique_ptr<tok::Decoder> decoder;                  // may be null
+  std::unique_ptr<tok::PostProcessor> post_processor;  // may be null
+  std::unique_ptr<tok::Decoder> decoder;               // may be null
 
   static std::unique_ptr<Impl> build(const tok::Json& root, const std::string& label);
   void encode_plain(std::string_view raw, bool at_origin, std::vector<int32_t>& ids) const;
@@ -36,7 +36,8 @@ std::unique_ptr<Tokenizer::Impl> Tokenizer::Impl::build(const tok::Json& root,
   using namespace tok;
   const JsonWhere where(label);
   require_object(root, where);
-  if (const Json* v = find_key(root, "version"); v && !(v->is_string() && v->get<std::string>() == "1.0"))
+  if (const Json* v = find_key(root, "version");
+      v && !(v->is_string() && v->get<std::string>() == "1.0"))
     throw input_error(where.key("version").str(), "expected \"1.0\", found {}", describe(*v));
 
   auto impl = std::make_unique<Tokenizer::Impl>();
@@ -46,16 +47,17 @@ std::unique_ptr<Tokenizer::Impl> Tokenizer::Impl::build(const tok::Json& root,
     const Json* j = find_key(root, key);
     return j && !j->is_null() ? j : nullptr;
   };
-  if (const Json* j = optional("normalizer")) impl->normalizer = make_normalizer(*j, where.key("normalizer"));
+  if (const Json* j = optional("normalizer"))
+    impl->normalizer = make_normalizer(*j, where.key("normalizer"));
   if (const Json* j = optional("pre_tokenizer"))
     impl->pre_tokenizer = make_pre_tokenizer(*j, where.key("pre_tokenizer"));
   if (const Json* j = optional("post_processor"))
     impl->post_processor = make_post_processor(*j, where.key("post_processor"));
   if (const Json* j = optional("decoder")) impl->decoder = make_decoder(*j, where.key("decoder"));
   const Json* added = find_key(root, "added_tokens");
-  impl->added = std::make_unique<AddedVocabulary>(added ? *added : Json(nullptr),
-                                                  where.key("added_tokens"), *impl->model,
-                                                  impl->normalizer.get());
+  impl->added =
+      std::make_unique<AddedVocabulary>(added ? *added : Json(nullptr), where.key("added_tokens"),
+                                        *impl->model, impl->normalizer.get());
   return impl;
 }
 
@@ -82,7 +84,8 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
 
 Tokenizer Tokenizer::load(const std::filesystem::path& tokenizer_json) {
   std::ifstream in(tokenizer_json, std::ios::binary);
-  if (!in) throw input_error(tokenizer_json.string(), "expected a readable tokenizer.json, found none");
+  if (!in)
+    throw input_error(tokenizer_json.string(), "expected a readable tokenizer.json, found none");
   std::ostringstream ss;
   ss << in.rdbuf();
   return from_json(ss.str(), tokenizer_json.string());
@@ -99,8 +102,8 @@ void Tokenizer::Impl::encode_plain(std::string_view raw, bool at_origin,
       continue;
     }
     if (seg.end == seg.begin) continue;
-    pieces.assign(1, tok::Piece{text.substr(seg.begin, seg.end - seg.begin),
-                                at_origin && seg.begin == 0});
+    pieces.assign(
+        1, tok::Piece{text.substr(seg.begin, seg.end - seg.begin), at_origin && seg.begin == 0});
     if (pre_tokenizer) pre_tokenizer->pre_tokenize(pieces);
     for (const tok::Piece& p : pieces) model->tokenize(p.text, ids);
   }
@@ -108,8 +111,8 @@ void Tokenizer::Impl::encode_plain(std::string_view raw, bool at_origin,
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
   if (const size_t bad = tok::find_invalid_utf8(text); bad != std::string_view::npos)
-    throw input_error(impl_->label + ": input text", "expected UTF-8, found an invalid byte at offset {}",
-                      bad);
+    throw input_error(impl_->label + ": input text",
+                      "expected UTF-8, found an invalid byte at offset {}", bad);
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);
   for (const auto& seg : impl_->added->split(text, /*normalized_tokens=*/false)) {

@@ -75,16 +75,19 @@ FamilySpec spec_for(Family family) {
       s.name = "qwen3_moe";
       s.normalizer = {{"type", "NFC"}};
       s.pre_tokenizer = {{"type", "Sequence"},
-                         {"pretokenizers",
-                          OJson::array({split_regex(kQwenRegex), byte_level(false, false, false)})}};
+                         {"pretokenizers", OJson::array({split_regex(kQwenRegex),
+                                                         byte_level(false, false, false)})}};
       s.post_processor = byte_level(false, false, false);
       s.decoder = byte_level(false, false, false);
       s.continuing_subword_prefix = "";
       s.end_of_word_suffix = "";
       // The published file marks <think> and </think> as added but not special (decode with
       // skip_special_tokens keeps them); the im tokens and endoftext are special.
-      s.trailing_specials = {{"<|endoftext|>"}, {"<|im_start|>"}, {"<|im_end|>"},
-                             {"<think>", false}, {"</think>", false}};
+      s.trailing_specials = {{"<|endoftext|>"},
+                             {"<|im_start|>"},
+                             {"<|im_end|>"},
+                             {"<think>", false},
+                             {"</think>", false}};
       break;
     case Family::kOlmoe:
       // GPT-NeoX-style: NFC, ByteLevel with the GPT-2 regex; ByteLevel post-processor.
@@ -105,21 +108,21 @@ FamilySpec spec_for(Family family) {
       s.decoder = byte_level(false, true, false);
       s.ignore_merges = true;
       // In the published order; "" marks the reserved ids between them (<|reserved_N|>).
-      for (const char* t : {"<|startoftext|>", "<|endoftext|>", "", "", "<|return|>",
-                            "<|constrain|>", "", "<|channel|>", "<|start|>", "<|end|>",
-                            "<|message|>", "", "", "", "<|call|>"})
+      for (const char* t :
+           {"<|startoftext|>", "<|endoftext|>", "", "", "<|return|>", "<|constrain|>", "",
+            "<|channel|>", "<|start|>", "<|end|>", "<|message|>", "", "", "", "<|call|>"})
         s.trailing_specials.push_back({t});
       break;
     case Family::kPhimoe: {
       // Llama/SentencePiece-style: Prepend + Replace metaspace, byte fallback, <s> template.
       s.name = "phimoe";
       s.byte_level = false;
-      s.normalizer = {{"type", "Sequence"},
-                      {"normalizers",
-                       OJson::array({{{"type", "Prepend"}, {"prepend", "▁"}},
-                                     {{"type", "Replace"},
-                                      {"pattern", {{"String", " "}}},
-                                      {"content", "▁"}}})}};
+      s.normalizer = {
+          {"type", "Sequence"},
+          {"normalizers",
+           OJson::array(
+               {{{"type", "Prepend"}, {"prepend", "▁"}},
+                {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}}})}};
       s.pre_tokenizer = nullptr;
       const OJson bos = {{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}};
       s.post_processor = {
@@ -130,24 +133,28 @@ FamilySpec spec_for(Family family) {
                                  {{"SpecialToken", {{"id", "<s>"}, {"type_id", 1}}}},
                                  {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}})},
           {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}};
-      s.decoder = {{"type", "Sequence"},
-                   {"decoders",
-                    OJson::array({{{"type", "Replace"},
-                                   {"pattern", {{"String", "▁"}}},
-                                   {"content", " "}},
-                                  {{"type", "ByteFallback"}},
-                                  {{"type", "Fuse"}},
-                                  {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}})}};
+      s.decoder = {
+          {"type", "Sequence"},
+          {"decoders",
+           OJson::array({{{"type", "Replace"}, {"pattern", {{"String", "▁"}}}, {"content", " "}},
+                         {{"type", "ByteFallback"}},
+                         {{"type", "Fuse"}},
+                         {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}})}};
       s.unk_token = "<unk>";
       s.fuse_unk = true;
       s.byte_fallback = true;
       s.leading_specials = {"<unk>", "<s>", "</s>"};
       // Phi-3.5: chat markers strip the whitespace after them (rstrip).
-      s.trailing_specials = {{"<|endoftext|>"},         {"<|assistant|>", true, true},
-                             {"<|placeholder1|>", true, true}, {"<|placeholder2|>", true, true},
-                             {"<|placeholder3|>", true, true}, {"<|placeholder4|>", true, true},
-                             {"<|system|>", true, true},     {"<|end|>", true, true},
-                             {"<|placeholder5|>", true, true}, {"<|placeholder6|>", true, true},
+      s.trailing_specials = {{"<|endoftext|>"},
+                             {"<|assistant|>", true, true},
+                             {"<|placeholder1|>", true, true},
+                             {"<|placeholder2|>", true, true},
+                             {"<|placeholder3|>", true, true},
+                             {"<|placeholder4|>", true, true},
+                             {"<|system|>", true, true},
+                             {"<|end|>", true, true},
+                             {"<|placeholder5|>", true, true},
+                             {"<|placeholder6|>", true, true},
                              {"<|user|>", true, true}};
       break;
     }
@@ -260,7 +267,8 @@ MadeTokenizer make_tokenizer(Family family, int64_t max_vocab) {
   }
   for (const Special& sp : spec.trailing_specials) {
     const int32_t id = next_id++;
-    const std::string content = sp.content.empty() ? fmt::format("<|reserved_{}|>", id) : sp.content;
+    const std::string content =
+        sp.content.empty() ? fmt::format("<|reserved_{}|>", id) : sp.content;
     add_token(id, content, sp.special, sp.rstrip);
     if (!sp.content.empty()) made.special_ids[content] = id;
   }
@@ -286,7 +294,8 @@ MadeTokenizer make_tokenizer(Family family, int64_t max_vocab) {
                 {"model", std::move(model)}};
   made.tokenizer_json = root.dump(2, ' ', false);
   made.size = next_id;
-  MOE_ASSERT(made.size <= max_vocab, "made tokenizer uses {} ids, more than {}", made.size, max_vocab);
+  MOE_ASSERT(made.size <= max_vocab, "made tokenizer uses {} ids, more than {}", made.size,
+             max_vocab);
   return made;
 }
 

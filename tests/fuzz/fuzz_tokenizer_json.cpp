@@ -11,7 +11,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string kText =
-      "Hello wörld, it's 2025!  <|im_start|>user\nDer Fuchs 中文 हिंदी العربية 🙂\t<s>x</s> ▁y\r\n";
+      "Hello wörld, it's 2025!  <|im_start|>user\nDer Fuchs 中文 हिंदी العربية 🙂\t<s>x</s> "
+      "▁y\r\n";
   const std::string json(reinterpret_cast<const char*>(data), size);
   try {
     const moe::io::Tokenizer tok = moe::io::Tokenizer::from_json(json, "fuzz.json");

@@ -97,7 +97,8 @@ AddedVocabulary::AddedVocabulary(const Json& added_tokens, const JsonWhere& wher
     tok.special = get_bool(t, "special", w, false);
     const Json* file_id = find_key(t, "id");
     if (tok.content.empty()) continue;
-    if (auto it = by_content_.find(tok.content); it != by_content_.end() && by_id_[it->second] == tok)
+    if (auto it = by_content_.find(tok.content);
+        it != by_content_.end() && by_id_[it->second] == tok)
       continue;
 
     int32_t id;
@@ -106,13 +107,15 @@ AddedVocabulary::AddedVocabulary(const Json& added_tokens, const JsonWhere& wher
     } else if (auto mid = model.token_to_id(tok.content)) {
       id = *mid;
     } else {
-      if (next_id > INT32_MAX) throw input_error(w.str(), "expected fewer tokens, found id overflow");
+      if (next_id > INT32_MAX)
+        throw input_error(w.str(), "expected fewer tokens, found id overflow");
       id = static_cast<int32_t>(next_id++);
     }
     if (file_id && file_id->is_number_integer() && file_id->get<int64_t>() != id)
-      spdlog::warn("{}: token '{}' has id {} in the file but gets id {} (as in the Hugging Face "
-                   "library)",
-                   w.str(), tok.content, file_id->get<int64_t>(), id);
+      spdlog::warn(
+          "{}: token '{}' has id {} in the file but gets id {} (as in the Hugging Face "
+          "library)",
+          w.str(), tok.content, file_id->get<int64_t>(), id);
     if (tok.normalized && normalizer) {
       std::string normed = tok.content;
       normalizer->normalize(normed);

@@ -52,7 +52,9 @@ class AddedVocabulary {
   const AddedToken* token(int32_t id) const;
   // The text decode() uses for an added token (its normalized form when it has one).
   std::optional<std::string> decode_text(int32_t id) const;
-  bool is_special(std::string_view content) const { return special_.find(content) != special_.end(); }
+  bool is_special(std::string_view content) const {
+    return special_.find(content) != special_.end();
+  }
   int32_t max_id() const { return max_id_; }  // -1 if none
   const std::unordered_map<int32_t, AddedToken>& tokens() const { return by_id_; }
 

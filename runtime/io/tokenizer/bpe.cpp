@@ -42,7 +42,8 @@ BpeModel::BpeModel(const Json& model, const JsonWhere& where) {
 
   const Json& vocab = require_key(model, "vocab", where);
   const JsonWhere vw = where.key("vocab");
-  if (!vocab.is_object()) throw input_error(vw.str(), "expected an object, found {}", describe(vocab));
+  if (!vocab.is_object())
+    throw input_error(vw.str(), "expected an object, found {}", describe(vocab));
   vocab_.reserve(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     const Json& v = it.value();
@@ -77,7 +78,8 @@ BpeModel::BpeModel(const Json& model, const JsonWhere& where) {
 
   const Json& merges = require_key(model, "merges", where);
   const JsonWhere mw = where.key("merges");
-  if (!merges.is_array()) throw input_error(mw.str(), "expected an array, found {}", describe(merges));
+  if (!merges.is_array())
+    throw input_error(mw.str(), "expected an array, found {}", describe(merges));
   merges_.reserve(merges.size());
   std::string a, b;
   uint32_t rank = 0;

@@ -31,7 +31,9 @@ BpeTrainResult train_bpe(const std::map<std::vector<std::string>, int64_t>& word
 
   // Pair counts, kept up to date as words change; `where` lists the words holding each pair
   // (possibly stale or repeated: checked when used).
-  auto key = [](int a, int b) { return (static_cast<uint64_t>(a) << 32) | static_cast<uint32_t>(b); };
+  auto key = [](int a, int b) {
+    return (static_cast<uint64_t>(a) << 32) | static_cast<uint32_t>(b);
+  };
   std::unordered_map<uint64_t, int64_t> counts;
   std::unordered_map<uint64_t, std::vector<int>> where;
   auto account = [&](int w, int64_t sign) {

@@ -5,7 +5,8 @@ namespace moe::io::tok {
 namespace {
 
 // Written for this project. Repetition is deliberate: frequent words become merges.
-constexpr std::string_view kCorpus = R"CORPUS(The quick brown fox jumps over the lazy dog. The dog doesn't mind; it's sleeping in the sun.
+constexpr std::string_view kCorpus =
+    R"CORPUS(The quick brown fox jumps over the lazy dog. The dog doesn't mind; it's sleeping in the sun.
 We're testing how the router sends each token to the experts, and we'll count them again tomorrow.
 There are 3 apples, 12 oranges and 1,024 grapes on the table in 2024; that's 1039 pieces of fruit.
 I'd like to know what they've learned: the model's answer was correct in 87.5% of the cases.
@@ -62,6 +63,8 @@ The end. The router, the experts, the tokens: the end.
 
 }  // namespace
 
-std::string_view builtin_corpus() { return kCorpus; }
+std::string_view builtin_corpus() {
+  return kCorpus;
+}
 
 }  // namespace moe::io::tok

@@ -9,7 +9,9 @@ namespace moe::io::tok {
 namespace {
 
 // Bytes GPT-2 keeps as themselves: '!'..'~', U+00A1..U+00AC, U+00AE..U+00FF.
-bool printable(char32_t b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
+bool printable(char32_t b) {
+  return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+}
 
 constexpr char32_t kShifted = 0x100;  // the other 68 bytes map to U+0100 + n
 constexpr int kNumShifted = 68;
@@ -39,7 +41,9 @@ const Tables& tables() {
 
 }  // namespace
 
-char32_t byte_to_char(unsigned char b) { return tables().to_char[b]; }
+char32_t byte_to_char(unsigned char b) {
+  return tables().to_char[b];
+}
 
 std::optional<unsigned char> char_to_byte(char32_t cp) {
   if (printable(cp)) return static_cast<unsigned char>(cp);

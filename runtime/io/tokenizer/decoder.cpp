@@ -189,7 +189,8 @@ class BpeSuffixDecoder final : public Decoder {
 
 class SequenceDecoder final : public Decoder {
  public:
-  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
+  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps)
+      : steps_(std::move(steps)) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (const auto& s : steps_) s->decode_chain(tokens);
   }
@@ -206,7 +207,8 @@ std::unique_ptr<Decoder> make_decoder(const Json& j, const JsonWhere& where) {
   if (type == "Metaspace") {
     const std::string scheme = get_string(j, "prepend_scheme", where, "always");
     bool prepends = scheme != "never";
-    if (const Json* aps = find_key(j, "add_prefix_space"); aps && aps->is_boolean() && !aps->get<bool>())
+    if (const Json* aps = find_key(j, "add_prefix_space");
+        aps && aps->is_boolean() && !aps->get<bool>())
       prepends = false;
     return std::make_unique<MetaspaceDecoder>(require_char(j, "replacement", where), prepends);
   }
@@ -227,7 +229,8 @@ std::unique_ptr<Decoder> make_decoder(const Json& j, const JsonWhere& where) {
   if (type == "Sequence") {
     const Json& list = require_key(j, "decoders", where);
     const JsonWhere lw = where.key("decoders");
-    if (!list.is_array()) throw input_error(lw.str(), "expected an array, found {}", describe(list));
+    if (!list.is_array())
+      throw input_error(lw.str(), "expected an array, found {}", describe(list));
     std::vector<std::unique_ptr<Decoder>> steps;
     for (size_t i = 0; i < list.size(); ++i) steps.push_back(make_decoder(list[i], lw.index(i)));
     return std::make_unique<SequenceDecoder>(std::move(steps));

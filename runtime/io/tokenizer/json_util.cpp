@@ -13,23 +13,31 @@ JsonWhere JsonWhere::index(size_t i) const {
   return JsonWhere(file_, path_ + "[" + std::to_string(i) + "]");
 }
 
-std::string JsonWhere::str() const { return path_.empty() ? file_ : file_ + ": " + path_; }
+std::string JsonWhere::str() const {
+  return path_.empty() ? file_ : file_ + ": " + path_;
+}
 
 std::string describe(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::object: return "an object";
-    case Json::value_t::array: return "an array";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "an array";
     case Json::value_t::string: {
       std::string s = j.get_ref<const std::string&>();
       if (s.size() > 40) s = s.substr(0, 40) + "...";
       return "'" + s + "'";
     }
-    case Json::value_t::boolean: return j.get<bool>() ? "true" : "false";
+    case Json::value_t::boolean:
+      return j.get<bool>() ? "true" : "false";
     case Json::value_t::number_integer:
     case Json::value_t::number_unsigned:
-    case Json::value_t::number_float: return "the number " + j.dump();
-    default: return "an unsupported JSON value";
+    case Json::value_t::number_float:
+      return "the number " + j.dump();
+    default:
+      return "an unsupported JSON value";
   }
 }
 

@@ -38,8 +38,7 @@ std::string get_string(const Json& obj, std::string_view key, const JsonWhere& o
                        const std::string& dflt);
 std::string require_string(const Json& obj, std::string_view key, const JsonWhere& obj_where);
 bool get_bool(const Json& obj, std::string_view key, const JsonWhere& obj_where, bool dflt);
-uint64_t get_uint(const Json& obj, std::string_view key, const JsonWhere& obj_where,
-                  uint64_t dflt);
+uint64_t get_uint(const Json& obj, std::string_view key, const JsonWhere& obj_where, uint64_t dflt);
 // A single-character string field (Metaspace replacement, Strip content).
 char32_t require_char(const Json& obj, std::string_view key, const JsonWhere& obj_where);
 // The "type" of a component object.

@@ -15,16 +15,23 @@ namespace moe::io::tok {
 std::string unicode_normalize(const std::string& text, UnicodeForm form) {
   int options = UTF8PROC_STABLE;
   switch (form) {
-    case UnicodeForm::kNFC: options |= UTF8PROC_COMPOSE; break;
-    case UnicodeForm::kNFD: options |= UTF8PROC_DECOMPOSE; break;
-    case UnicodeForm::kNFKC: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-    case UnicodeForm::kNFKD: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+    case UnicodeForm::kNFC:
+      options |= UTF8PROC_COMPOSE;
+      break;
+    case UnicodeForm::kNFD:
+      options |= UTF8PROC_DECOMPOSE;
+      break;
+    case UnicodeForm::kNFKC:
+      options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+      break;
+    case UnicodeForm::kNFKD:
+      options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+      break;
   }
   utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                   static_cast<utf8proc_ssize_t>(text.size()), &out,
-                   static_cast<utf8proc_option_t>(options));
+  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                                          static_cast<utf8proc_ssize_t>(text.size()), &out,
+                                          static_cast<utf8proc_option_t>(options));
   MOE_ASSERT(n >= 0, "utf8proc_map failed on valid UTF-8: {}", utf8proc_errmsg(n));
   std::string result(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
   std::free(out);
@@ -175,7 +182,8 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& j, const JsonWhere& wher
   if (type == "Sequence") {
     const Json& list = require_key(j, "normalizers", where);
     const JsonWhere lw = where.key("normalizers");
-    if (!list.is_array()) throw input_error(lw.str(), "expected an array, found {}", describe(list));
+    if (!list.is_array())
+      throw input_error(lw.str(), "expected an array, found {}", describe(list));
     std::vector<std::unique_ptr<Normalizer>> steps;
     for (size_t i = 0; i < list.size(); ++i) steps.push_back(make_normalizer(list[i], lw.index(i)));
     return std::make_unique<Sequence>(std::move(steps));

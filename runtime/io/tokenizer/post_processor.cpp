@@ -87,10 +87,12 @@ std::unique_ptr<PostProcessor> make_template(const Json& j, const JsonWhere& whe
     for (auto it = st->begin(); it != st->end(); ++it, ++i) {
       const JsonWhere w = st->is_object() ? sw.key(it.key()) : sw.index(i);
       const Json& ids = require_key(it.value(), "ids", w);
-      if (!ids.is_array()) throw input_error(w.key("ids").str(), "expected an array, found {}", describe(ids));
+      if (!ids.is_array())
+        throw input_error(w.key("ids").str(), "expected an array, found {}", describe(ids));
       std::vector<int32_t> v;
       for (size_t k = 0; k < ids.size(); ++k) {
-        if (!ids[k].is_number_integer() || ids[k].get<int64_t>() < 0 || ids[k].get<int64_t>() > INT32_MAX)
+        if (!ids[k].is_number_integer() || ids[k].get<int64_t>() < 0 ||
+            ids[k].get<int64_t>() > INT32_MAX)
           throw input_error(w.key("ids").index(k).str(), "expected a token id, found {}",
                             describe(ids[k]));
         v.push_back(static_cast<int32_t>(ids[k].get<int64_t>()));
@@ -156,7 +158,8 @@ std::unique_ptr<PostProcessor> make_post_processor(const Json& j, const JsonWher
   if (type == "Sequence") {
     const Json& list = require_key(j, "processors", where);
     const JsonWhere lw = where.key("processors");
-    if (!list.is_array()) throw input_error(lw.str(), "expected an array, found {}", describe(list));
+    if (!list.is_array())
+      throw input_error(lw.str(), "expected an array, found {}", describe(list));
     std::vector<std::unique_ptr<PostProcessor>> steps;
     for (size_t i = 0; i < list.size(); ++i)
       steps.push_back(make_post_processor(list[i], lw.index(i)));

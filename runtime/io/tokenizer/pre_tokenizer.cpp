@@ -163,8 +163,8 @@ class MetaspacePreTokenizer final : public PreTokenizer {
         else
           replaced += c;
       const bool starts = replaced.compare(0, rep_.size(), rep_) == 0;
-      if (!starts && (scheme_ == PrependScheme::kAlways ||
-                      (scheme_ == PrependScheme::kFirst && p.at_origin)))
+      if (!starts &&
+          (scheme_ == PrependScheme::kAlways || (scheme_ == PrependScheme::kFirst && p.at_origin)))
         replaced = rep_ + replaced;
       p.text = std::move(replaced);
     }
@@ -244,7 +244,8 @@ PrependScheme parse_prepend_scheme(const Json& j, const JsonWhere& where) {
     throw input_error(where.key("prepend_scheme").str(),
                       "expected first, always or never, found '{}'", s);
   // Older files carry add_prefix_space instead; false means never.
-  if (const Json* aps = find_key(j, "add_prefix_space"); aps && aps->is_boolean() && !aps->get<bool>())
+  if (const Json* aps = find_key(j, "add_prefix_space");
+      aps && aps->is_boolean() && !aps->get<bool>())
     scheme = PrependScheme::kNever;
   return scheme;
 }
@@ -279,14 +280,17 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& j, const JsonWhere&
   if (type == "Whitespace") return std::make_unique<WhitespacePreTokenizer>();
   if (type == "BertPreTokenizer") {
     std::vector<std::unique_ptr<PreTokenizer>> steps;
-    steps.push_back(std::make_unique<CharSplitPreTokenizer>(is_whitespace, SplitBehavior::kRemoved));
-    steps.push_back(std::make_unique<CharSplitPreTokenizer>(is_punctuation, SplitBehavior::kIsolated));
+    steps.push_back(
+        std::make_unique<CharSplitPreTokenizer>(is_whitespace, SplitBehavior::kRemoved));
+    steps.push_back(
+        std::make_unique<CharSplitPreTokenizer>(is_punctuation, SplitBehavior::kIsolated));
     return std::make_unique<SequencePreTokenizer>(std::move(steps));
   }
   if (type == "Sequence") {
     const Json& list = require_key(j, "pretokenizers", where);
     const JsonWhere lw = where.key("pretokenizers");
-    if (!list.is_array()) throw input_error(lw.str(), "expected an array, found {}", describe(list));
+    if (!list.is_array())
+      throw input_error(lw.str(), "expected an array, found {}", describe(list));
     std::vector<std::unique_ptr<PreTokenizer>> steps;
     for (size_t i = 0; i < list.size(); ++i)
       steps.push_back(make_pre_tokenizer(list[i], lw.index(i)));

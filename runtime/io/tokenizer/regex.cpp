@@ -137,7 +137,8 @@ std::vector<Span> Regex::find_all(std::string_view text) const {
     const size_t s = ov[0], e = ov[1];
     if (s == e && have_last && last_end == e) {
       // Oniguruma's find_iter: no empty match right after the previous match; step one char.
-      search_from += search_from < text.size() ? utf8_len(static_cast<unsigned char>(text[search_from])) : 1;
+      search_from +=
+          search_from < text.size() ? utf8_len(static_cast<unsigned char>(text[search_from])) : 1;
       continue;
     }
     out.push_back({s, e, true});

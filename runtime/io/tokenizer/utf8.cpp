@@ -82,8 +82,8 @@ size_t find_invalid_utf8(std::string_view s) {
 
 bool is_whitespace(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
 namespace {
@@ -102,24 +102,23 @@ bool is_combining_mark(char32_t cp) {
   return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC || c == UTF8PROC_CATEGORY_ME;
 }
 
-bool is_alphanumeric(char32_t cp) {
-  const auto c = category(cp);
-  // Letters, numbers, and (approximating the Alphabetic property's Other_Alphabetic) spacing marks.
-  return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) || c == UTF8PROC_CATEGORY_MC ||
-         is_numeric(cp);
-}
-
 bool is_word_char(char32_t cp) {
-  return is_alphanumeric(cp) || is_combining_mark(cp) || category(cp) == UTF8PROC_CATEGORY_PC;
+  const auto c = category(cp);
+  if (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_ND) return true;  // L*, M*, Nd
+  if (c == UTF8PROC_CATEGORY_NL || c == UTF8PROC_CATEGORY_PC) return true;
+  if (cp == 0x200C || cp == 0x200D) return true;  // Join_Control
+  // Other_Alphabetic symbols: circled, parenthesized, squared and negative Latin letters.
+  return (cp >= 0x24B6 && cp <= 0x24E9) || (cp >= 0x1F130 && cp <= 0x1F149) ||
+         (cp >= 0x1F150 && cp <= 0x1F169) || (cp >= 0x1F170 && cp <= 0x1F189);
 }
 
 bool is_punctuation(char32_t cp) {
-  if (cp < 0x80) return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) ||
-                        (cp >= 0x5B && cp <= 0x60) || (cp >= 0x7B && cp <= 0x7E);
+  if (cp < 0x80)
+    return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) || (cp >= 0x5B && cp <= 0x60) ||
+           (cp >= 0x7B && cp <= 0x7E);
   const auto c = category(cp);
   return c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_PO;
 }
-
 
 std::string utf8_lossy(std::string_view s) {
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";

@@ -149,8 +149,7 @@ TEST(HarmonyFinalAnswer, TakesTheLastFinalChannelMessage) {
 }
 
 TEST(HarmonyFinalAnswer, FallsBackToTheLastMessageOrTheWholeText) {
-  EXPECT_EQ(harmony_final_answer("<|channel|>analysis<|message|>still thinking"),
-            "still thinking");
+  EXPECT_EQ(harmony_final_answer("<|channel|>analysis<|message|>still thinking"), "still thinking");
   EXPECT_EQ(harmony_final_answer("plain text<|end|>ignored"), "plain text");
   EXPECT_EQ(harmony_final_answer(""), "");
 }
