@@ -122,6 +122,14 @@ DivergenceCurve unpaired_divergence(const SequenceDistributions& reference,
   return c;
 }
 
+double mean_in_layers(const DivergenceCurve& curve, int first, int last) {
+  MOE_ASSERT(first >= 0 && first <= last && last < int(curve.per_layer.size()),
+             "layers [{}, {}] of a curve over {}", first, last, curve.per_layer.size());
+  double s = 0;
+  for (int l = first; l <= last; ++l) s += curve.per_layer[l];
+  return s / (last - first + 1);
+}
+
 std::vector<double> similarity_matrices(std::span<const LayerDistributions> languages) {
   const size_t A = languages.size();
   if (A == 0) return {};

@@ -76,6 +76,10 @@ DivergenceCurve paired_divergence(const SequenceDistributions& reference,
 DivergenceCurve unpaired_divergence(const SequenceDistributions& reference,
                                     const SequenceDistributions& language, const std::string& what);
 
+// Mean of a curve over layers [first, last] (0-indexed, inclusive), e.g. the middle layers whose
+// divergence the first study correlates with accuracy. REQUIRES: 0 <= first <= last < L.
+double mean_in_layers(const DivergenceCurve& curve, int first, int last);
+
 // Cross-language similarity per layer: S[l][a][b] = 1 - JSD(mean_a[l], mean_b[l]) (plain JSD,
 // not normalised, so S is in [1 - ln 2, 1] and S[l][a][a] = 1).
 // Returns [L, A, A] row-major.

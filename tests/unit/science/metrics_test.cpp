@@ -119,6 +119,14 @@ TEST(Divergence, UnpairedComparesCorpusMeansAndSaysSo) {
   EXPECT_NEAR(c.per_layer[0], 0.6225562489182657, 1e-9);
 }
 
+TEST(Divergence, MeanOverALayerRange) {
+  DivergenceCurve c;
+  c.per_layer = {0.5, 0.1, 0.2, 0.6, 0.9};
+  EXPECT_DOUBLE_EQ(mean_in_layers(c, 1, 3), 0.3);
+  EXPECT_DOUBLE_EQ(mean_in_layers(c, 4, 4), 0.9);
+  EXPECT_THROW(mean_in_layers(c, 2, 5), InternalError);
+}
+
 TEST(Similarity, OneMinusJsdOfMeansSymmetricWithUnitDiagonal) {
   std::vector<LayerDistributions> langs = {{1, 2, {1, 0}}, {1, 2, {0, 1}}, {1, 2, {0.5, 0.5}}};
   const V s = similarity_matrices(langs);
