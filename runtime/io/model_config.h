@@ -2,14 +2,19 @@
 // config.json (+ generation_config.json, tokenizer_config.json for special tokens).
 //
 // One struct covers all families; family-specific fields are documented with the family that
-// uses them. Validation names the file and key of anything missing or inconsistent; an unknown
-// architecture is an error listing the supported ones. Thread-safety: plain value type.
+// uses them. Both spellings of published configs are accepted: transformers 4 (rope_scaling +
+// rope_theta, torch_dtype, num_experts) and transformers 5 (rope_parameters, dtype,
+// num_local_experts). Keys a published config may leave out take the transformers
+// configuration class's default; the dimensions are required. Validation names the file and key
+// of anything missing, mistyped or inconsistent; an unknown model_type or architecture is an
+// error listing the supported ones. Thread-safety: plain value types, pure functions.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/core/dtype.h"
@@ -27,6 +32,8 @@ enum class RoutingKind {
   kSparseMixer,  // Phi-3.5 sparsemixer, inference branch
 };
 
+std::string_view routing_name(RoutingKind k);  // "softmax_topk", "topk_softmax", "sparsemixer"
+
 enum class NormKind { kRms, kLayerNorm };
 
 struct RopeConfig {
@@ -37,12 +44,16 @@ struct RopeConfig {
   double beta_fast = 32.0;
   double beta_slow = 1.0;
   bool truncate = true;
+  // YaRN: cos and sin are multiplied by this (attention_factor if given, else
+  // 0.1 * ln(factor) + 1 for factor > 1, else 1; mscale/mscale_all_dim as in transformers).
+  double attention_factor = 1.0;
   // YaRN and LongRoPE
   int64_t original_max_position_embeddings = 0;
   // LongRoPE (phimoe): [head_dim / 2] each
   std::vector<double> short_factor, long_factor;
   double short_mscale = 1.0, long_mscale = 1.0;
 };
+std::string_view rope_kind_name(RopeConfig::Kind k);  // "default", "yarn", "longrope"
 
 struct ModelConfig {
   Family family = Family::kQwen3Moe;
@@ -73,6 +84,8 @@ struct ModelConfig {
   bool lm_head_bias = false;        // phimoe
   bool tie_word_embeddings = false;
   double swiglu_limit = 0.0;        // gpt_oss (7.0)
+  double swiglu_alpha = 0.0;        // gpt_oss (1.702)
+  std::string quantization;         // "" or "mxfp4" (gpt_oss quantization_config.quant_method)
   double router_jitter_noise = 0.0; // phimoe sparsemixer eps (0.01)
   RopeConfig rope;
   int64_t max_position_embeddings = 0;
@@ -82,16 +95,24 @@ struct ModelConfig {
   int num_moe_layers() const;
 };
 
-// Special tokens and stop tokens, from config.json, generation_config.json, tokenizer_config.json.
+// Special tokens and stop tokens, from config.json, generation_config.json, tokenizer_config.json
+// (ids given by the JSON configs win; token strings are resolved through tokenizer.json's
+// added_tokens / vocabulary and tokenizer_config.json's added_tokens_decoder when ids are absent).
 struct SpecialTokens {
   std::optional<int64_t> bos;
-  std::vector<int64_t> eos;  // every id that ends generation
+  std::vector<int64_t> eos;  // every id that ends generation: generation_config.json's, then
+                             // config.json's, then tokenizer_config.json's eos_token (no repeats)
   std::optional<int64_t> pad;
-  bool add_bos = false;      // tokenizer_config.json add_bos_token (or post_processor)
+  bool add_bos = false;      // tokenizer_config.json add_bos_token (or a post_processor that
+                             // puts a special token first)
+  // The token strings tokenizer_config.json names ("" when it names none): chat templates use them.
+  std::string bos_token, eos_token, pad_token;
 };
 
 // Parses `dir`/config.json. Throws InputError("<dir>/config.json: key 'x'", "expected ..., found ...").
 ModelConfig load_model_config(const std::filesystem::path& dir);
+// Every supported model_type and architecture, for messages: "qwen3_moe (Qwen3MoeForCausalLM), ...".
+std::string supported_families();
 // Parses the JSON text of a config.json (used by the fuzzer and tests); `label` names the source.
 ModelConfig parse_model_config(const std::string& json_text, const std::string& label);
 SpecialTokens load_special_tokens(const std::filesystem::path& dir);
