@@ -2,7 +2,7 @@
 # Runs every built libFuzzer target for a bounded time. Usage: run_fuzzers.sh FUZZ_BUILD SECONDS
 # A crash, leak or sanitizer report fails the run; the reproducer is left in FUZZ_BUILD/fuzz/.
 set -euo pipefail
-BUILD=$1
+BUILD=$(cd "$1" && pwd)  # absolute: the fuzzers run inside $BUILD/fuzz
 SECONDS_EACH=${2:-30}
 SRC=$(cd "$(dirname "$0")" && pwd)
 shopt -s nullglob
@@ -21,6 +21,6 @@ for t in "${targets[@]}"; do
   [[ -d "$corpus_seed" ]] && dirs+=("$corpus_seed")
   echo "== $name for ${SECONDS_EACH}s"
   (cd "$BUILD/fuzz" && "./$name" -max_total_time="$SECONDS_EACH" -max_len=65536 \
-      -print_final_stats=1 "${dirs[@]/#/$PWD/}" 2>&1 | tail -n 12)
+      -print_final_stats=1 "${dirs[@]}" 2>&1 | tail -n 12)
   [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "run_fuzzers: $name failed" >&2; exit 1; }
 done
