@@ -5,8 +5,11 @@ With the Hugging Face `tokenizers` library this script
   1. trains five small BPE tokenizers on a multilingual corpus written below, one of each kind the
      runtime must read (Qwen2-style regex split + ByteLevel, GPT-2 ByteLevel with its regex,
      o200k-style regex split with ignore_merges, SentencePiece-style byte-fallback BPE with a
-     Prepend/Replace normalizer, and a Metaspace(prepend_scheme=first) variant), saves each as
-     <name>.tokenizer.json (merges as "a b" strings in some files and [a, b] pairs in others), and
+     Prepend/Replace normalizer, and a Metaspace(prepend_scheme=first) variant), plus three
+     smaller ones for the less common components (subword prefix/suffix with BPEDecoder and
+     BertProcessing; every Split behaviour with RobertaProcessing; the Whitespace and Digits
+     pre-tokenizers), saves each as <name>.tokenizer.json (merges as "a b" strings in some files
+     and [a, b] pairs in others), and
   2. writes <name>.expected.json: the library's ids for a multilingual test text and for each of
      its lines (with and without the post-processor's special tokens) and its decode() output;
   3. with --made-dir DIR (DIR holds the <family>.json files that the C++ test
@@ -134,7 +137,7 @@ RANDOM_POOL = (list("abcXYZ  \t\n\r'sdtmlrevSDT0123456789.,!?-_/\\()[]{}<>|:;\""
                   "<mask>", "[WORD]", "café", "<|message|>", "<0x41>", " 's", "'LL", "   "])
 
 
-def random_lines(count=20, seed=1234):
+def random_lines(count=12, seed=1234):
     import random
     rng = random.Random(seed)
     return ["".join(rng.choice(RANDOM_POOL) for _ in range(rng.randint(1, 30)))
@@ -268,9 +271,63 @@ def metaspace_first(vocab, merges):
     return finish(doc, merges_as_strings=False)
 
 
-def cases(tokenizer):
+def suffix_wordlike():
+    """Lowercasing/accent-stripping normalizer, whitespace+punctuation+digit pre-tokenizers,
+    BPE with continuing_subword_prefix and end_of_word_suffix and an unk token, BPEDecoder,
+    BertProcessing."""
+    t = Tokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##",
+                             end_of_word_suffix="</w>"))
+    t.normalizer = normalizers.Sequence([normalizers.NFKD(), normalizers.StripAccents(),
+                                         normalizers.Lowercase()])
+    t.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation(behavior="isolated"),
+        pre_tokenizers.Digits(individual_digits=True)])
+    t.decoder = decoders.BPEDecoder(suffix="</w>")
+    t.train_from_iterator(CORPUS.splitlines(keepends=True), trainers.BpeTrainer(
+        vocab_size=500, show_progress=False, min_frequency=2, limit_alphabet=150,
+        special_tokens=["[UNK]", "[CLS]", "[SEP]"], continuing_subword_prefix="##",
+        end_of_word_suffix="</w>"))
+    t.post_processor = processors.BertProcessing(("[SEP]", t.token_to_id("[SEP]")),
+                                                 ("[CLS]", t.token_to_id("[CLS]")))
+    return finish(json.loads(t.to_str()), merges_as_strings=False)
+
+
+def split_behaviours():
+    """Every Split delimiter behaviour (and invert), a whitespace-collapsing Replace normalizer,
+    byte-level BPE, RobertaProcessing."""
+    t = Tokenizer(models.BPE())
+    t.normalizer = normalizers.Sequence([normalizers.Strip(left=True, right=False),
+                                         normalizers.Replace(Regex(r"\s{2,}"), " ")])
+    t.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(" ", behavior="merged_with_next"),
+        pre_tokenizers.Split(Regex(r"[.,!?;:]"), behavior="merged_with_previous"),
+        pre_tokenizers.Split(Regex(r"\p{N}"), behavior="contiguous"),
+        pre_tokenizers.Split(Regex(r"[\p{L}\p{M}\p{N} .,!?;:]+"), behavior="removed", invert=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    t.decoder = decoders.ByteLevel()
+    doc = train(t, 420, pre_tokenizers.ByteLevel.alphabet())
+    t = Tokenizer.from_str(json.dumps(doc))
+    t.add_special_tokens([AddedToken("<s>", normalized=False), AddedToken("</s>", normalized=False)])
+    t.post_processor = processors.RobertaProcessing(("</s>", t.token_to_id("</s>")),
+                                                    ("<s>", t.token_to_id("<s>")))
+    return finish(json.loads(t.to_str()), merges_as_strings=True)
+
+
+def whitespace_bytefallback(vocab, merges):
+    """The Whitespace pre-tokenizer (the regex crate's \\w+|[^\\w\\s]+), Digits, NFD, byte
+    fallback."""
+    doc = sentencepiece_doc(
+        vocab, merges, normalizers.NFD(),
+        pre_tokenizers.Sequence([pre_tokenizers.Whitespace(),
+                                 pre_tokenizers.Digits(individual_digits=False)]),
+        decoders.Sequence([decoders.ByteFallback(), decoders.Fuse()]), [])
+    return finish(doc, merges_as_strings=False)
+
+
+def cases(tokenizer, full=True):
+    """The test lines; with full, also the whole text and the random lines."""
     out = []
-    for text in TEST_LINES + [TEST_TEXT] + random_lines():
+    for text in TEST_LINES + ([TEST_TEXT] + random_lines() if full else []):
         ids = tokenizer.encode(text, add_special_tokens=False).ids
         case = {"text": text, "ids": ids}
         decoded = tokenizer.decode(ids, skip_special_tokens=False)
@@ -293,10 +350,10 @@ def fnv1a64(data: bytes) -> str:
     return f"{h:016x}"
 
 
-def write_expected(path, tokenizer_file, tokenizer, extra=None):
+def write_expected(path, tokenizer_file, tokenizer, extra=None, full=True):
     doc = {"tokenizer": tokenizer_file, "library": f"tokenizers {tokenizers.__version__}"}
     doc.update(extra or {})
-    doc["cases"] = cases(tokenizer)
+    doc["cases"] = cases(tokenizer, full)
     path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n",
                     encoding="utf-8")
 
@@ -317,9 +374,16 @@ def main():
         "sentencepiece_bytefallback": sentencepiece_bytefallback(sp_vocab, sp_merges),
         "metaspace_first": metaspace_first(sp_vocab, sp_merges),
     }
-    for name, (tokenizer, text) in built.items():
+    # Smaller files for the less common components (the test lines only).
+    exotic = {
+        "suffix_wordlike": suffix_wordlike(),
+        "split_behaviours": split_behaviours(),
+        "whitespace_bytefallback": whitespace_bytefallback(sp_vocab, sp_merges),
+    }
+    for name, (tokenizer, text) in list(built.items()) + list(exotic.items()):
         (out / f"{name}.tokenizer.json").write_text(text + "\n", encoding="utf-8")
-        write_expected(out / f"{name}.expected.json", f"{name}.tokenizer.json", tokenizer)
+        write_expected(out / f"{name}.expected.json", f"{name}.tokenizer.json", tokenizer,
+                       full=name in built)
         print(f"{name}: vocab {tokenizer.get_vocab_size()}")
 
     if args.made_dir:

@@ -72,7 +72,9 @@ TEST_P(HfParity, IdsAndDecodeMatchTheLibrary) {
 
 INSTANTIATE_TEST_SUITE_P(Kinds, HfParity,
                          ::testing::Values("qwen2_regex", "gpt2_bytelevel", "o200k_regex",
-                                           "sentencepiece_bytefallback", "metaspace_first"));
+                                           "sentencepiece_bytefallback", "metaspace_first",
+                                           "suffix_wordlike", "split_behaviours",
+                                           "whitespace_bytefallback"));
 
 uint64_t fnv1a64(const std::string& s) {
   uint64_t h = 0xcbf29ce484222325ULL;

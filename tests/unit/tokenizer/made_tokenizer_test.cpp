@@ -18,7 +18,8 @@ constexpr Family kFamilies[] = {Family::kQwen3Moe, Family::kOlmoe, Family::kGptO
 const char* kText =
     "Hello, world! It's 2025 and we're testing   spaces.\n"
     "Der Fuchs springt. 中文测试，日本語のテキスト。한국어 문장. हिंदी वाक्य। বাংলা লেখা।\n"
-    "ภาษาไทย العربية עברית Ελληνικά Русский 🙂🚀👨‍👩‍👧 "
+    "ภาษาไทย العربية עברית Ελληνικά Русский "
+    "🙂🚀👨‍👩‍👧 "
     "tabs\tand\r\nnewlines\n\n";
 
 // One made tokenizer per family (making one takes about 0.1 s).
