@@ -1,8 +1,10 @@
 // Test helper: small dataset files in their native formats, written by the tests themselves
-// into a per-test temporary directory (removed on destruction).
+// into a per-test, per-process temporary directory (removed on destruction), so concurrent runs
+// of the same tests (several build trees on one machine) do not collide.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,7 +19,8 @@ class TempDir {
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     path_ = std::filesystem::temp_directory_path() /
-            (std::string("moe_tasks_") + info->test_suite_name() + "_" + info->name());
+            (std::string("moe_tasks_") + info->test_suite_name() + "_" + info->name() + "_" +
+             std::to_string(::getpid()));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
