@@ -71,10 +71,23 @@ struct ExpertWeights {
     kFused,        // gate_up[e] [2I, H]: rows [0, I) gate, [I, 2I) up
     kInterleaved,  // gate_up[e] [2I, H]: row 2i gate unit i, row 2i+1 up unit i (gpt_oss)
   } layout = GateUp::kSeparate;
+  // How gate_up / down hold their [out, in] matrices.
+  enum class Format {
+    kFloat,  // F32 / BF16 / F16 tensors of the shapes above
+    kMxfp4,  // (gpt_oss, layout kFused or kInterleaved) U8 views of the published MXFP4 blocks,
+             // never dequantised in memory: gate_up[e] [2I, H/32, 16], down[e] [H, I/32, 16]
+             // (two FP4 E2M1 values per byte, low nibble first) with E8M0 scales
+             // gate_up_scales[e] [2I, H/32], down_scales[e] [H, I/32]; kernels decode a row or
+             // tile at a time (decode_mxfp4 in runtime/core/dtype.h)
+  } format = Format::kFloat;
   int hidden = 0;        // H
   int intermediate = 0;  // I
   std::vector<Tensor> gate, up, gate_up;  // [E] each, per layout
   std::vector<Tensor> down;               // [E] of [H, I]
+  std::vector<Tensor> gate_up_scales;     // [E] of [2I, H/32] U8 (kMxfp4) or empty
+  std::vector<Tensor> down_scales;        // [E] of [H, I/32] U8 (kMxfp4) or empty
+  // Biases are added to the rounded GEMM output (y = to_act(to_act(x W^T) + b)), as gpt_oss's
+  // reference computes `x @ W + b` for its experts.
   std::vector<Tensor> gate_up_bias;       // [E] of [2I] (same row order as gate_up) or empty
   std::vector<Tensor> down_bias;          // [E] of [H] or empty
   GluSpec glu;

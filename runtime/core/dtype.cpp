@@ -100,4 +100,22 @@ float fp4_e2m1_to_f32(uint8_t nibble) {
   return kLut[nibble & 0xf];
 }
 
+void decode_mxfp4(const uint8_t* blocks, const uint8_t* scales, int64_t n, float* out) {
+  // Both nibbles of every byte value at once: pair[b] = {fp4(b & 15), fp4(b >> 4)}.
+  static const std::array<std::array<float, 2>, 256> kPair = [] {
+    std::array<std::array<float, 2>, 256> t{};
+    for (int b = 0; b < 256; ++b) t[size_t(b)] = {fp4_e2m1_to_f32(uint8_t(b & 15)), fp4_e2m1_to_f32(uint8_t(b >> 4))};
+    return t;
+  }();
+  for (int64_t blk = 0; blk < n / kMxfp4Block; ++blk) {
+    const float scale = e8m0_to_f32(scales[blk]);
+    const uint8_t* b = blocks + blk * (kMxfp4Block / 2);
+    float* o = out + blk * kMxfp4Block;
+    for (int i = 0; i < kMxfp4Block / 2; ++i) {
+      o[2 * i] = kPair[b[i]][0] * scale;
+      o[2 * i + 1] = kPair[b[i]][1] * scale;
+    }
+  }
+}
+
 }  // namespace moe

@@ -13,7 +13,22 @@ void NormWeights::apply(Backend& be, const Tensor& x, Tensor& out) const {
   be.norm(x, weight, bias.defined() ? &bias : nullptr, spec, out);
 }
 
-RopeTable make_rope_table(const io::RopeConfig& rope, int head_dim, bool long_factors) {
+std::pair<double, double> yarn_correction_range(const io::RopeConfig& rope, int head_dim) {
+  const double d = head_dim, base = rope.theta;
+  const double orig = double(rope.original_max_position_embeddings);
+  auto corr = [&](double rotations) {
+    return d * std::log(orig / (rotations * 2 * std::numbers::pi)) / (2 * std::log(base));
+  };
+  double low = corr(rope.beta_fast), high = corr(rope.beta_slow);
+  if (rope.truncate) {
+    low = std::floor(low);
+    high = std::ceil(high);
+  }
+  return {std::max(low, 0.0), std::min(high, d - 1)};
+}
+
+RopeTable make_rope_table(const io::RopeConfig& rope, int head_dim, bool long_factors,
+                          bool long_mscale) {
   using Kind = io::RopeConfig::Kind;
   const int half = head_dim / 2;
   RopeTable t;
@@ -27,25 +42,18 @@ RopeTable make_rope_table(const io::RopeConfig& rope, int head_dim, bool long_fa
       for (int i = 0; i < half; ++i) t.inv_freq[size_t(i)] = 1.0f / pos_freq(i);
       break;
     case Kind::kYarn: {
-      const double d = head_dim, base = rope.theta;
-      const double orig = double(rope.original_max_position_embeddings);
-      auto corr = [&](double rot) {
-        return d * std::log(orig / (rot * 2 * std::numbers::pi)) / (2 * std::log(base));
-      };
-      double low = corr(rope.beta_fast), high = corr(rope.beta_slow);
-      if (rope.truncate) {
-        low = std::floor(low);
-        high = std::ceil(high);
-      }
-      low = std::max(low, 0.0);
-      high = std::min(high, d - 1);
+      // transformers' _compute_yarn_parameters, op by op in f32: the ramp is not rounded
+      // (truncate false in gpt-oss), extrapolation weight = 1 - ramp.
+      auto [low, high] = yarn_correction_range(rope, head_dim);
       if (low == high) high += 0.001;
       for (int i = 0; i < half; ++i) {
         const float pf = pos_freq(i);
         const float extrap = 1.0f / pf;
         const float interp = 1.0f / (float(rope.factor) * pf);
-        const float ramp = float(std::clamp((i - low) / (high - low), 0.0, 1.0));
-        t.inv_freq[size_t(i)] = interp * ramp + extrap * (1.0f - ramp);
+        const float ramp =
+            std::clamp((float(i) - float(low)) / float(high - low), 0.0f, 1.0f);
+        const float w_extrap = 1.0f - ramp;
+        t.inv_freq[size_t(i)] = interp * (1.0f - w_extrap) + extrap * w_extrap;
       }
       t.scale = rope.factor <= 1.0 ? 1.0f : float(0.1 * std::log(rope.factor) + 1.0);
       break;
@@ -56,7 +64,7 @@ RopeTable make_rope_table(const io::RopeConfig& rope, int head_dim, bool long_fa
                  head_dim);
       for (int i = 0; i < half; ++i)
         t.inv_freq[size_t(i)] = 1.0f / (float(ext[size_t(i)]) * pos_freq(i));
-      t.scale = float(long_factors ? rope.long_mscale : rope.short_mscale);
+      t.scale = float(long_mscale ? rope.long_mscale : rope.short_mscale);
       break;
     }
   }
@@ -89,8 +97,20 @@ void AttentionBlock::forward(Backend& be, const Tensor& x, const StepInfo& step,
   Tensor q3 = q.reshape({T, num_heads, head_dim});
   Tensor k3 = k.reshape({T, num_kv_heads, head_dim});
   Tensor v3 = v.reshape({T, num_kv_heads, head_dim});
-  be.rope(q3, step.token_pos, rope);
-  be.rope(k3, step.token_pos, rope);
+  if (long_rope_after <= 0) {
+    be.rope(q3, step.token_pos, rope);
+    be.rope(k3, step.token_pos, rope);
+  } else {  // LongRoPE: the table is chosen per sequence from its length after this step
+    for (const AttentionSeq& s : step.seqs) {
+      if (s.q_len == 0) continue;
+      const RopeTable& table = s.ctx_len > long_rope_after ? rope_long : rope;
+      Tensor qs = q3.slice_rows(s.q_begin, s.q_begin + s.q_len);
+      Tensor ks = k3.slice_rows(s.q_begin, s.q_begin + s.q_len);
+      const auto pos = step.token_pos.subspan(size_t(s.q_begin), size_t(s.q_len));
+      be.rope(qs, pos, table);
+      be.rope(ks, pos, table);
+    }
+  }
   be.kv_store(k3, v3, step.seqs, kv);
   Tensor o = be.alloc(DType::F32, {T, num_heads, head_dim});
   AttentionArgs a = args;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "runtime/backend/backend.h"
@@ -28,9 +29,16 @@ struct NormWeights {
 };
 
 // ---- rotary embeddings ------------------------------------------------------------------
-// inv_freq for head_dim d: default theta^(-2i/d); YaRN (gpt_oss); LongRoPE (phimoe; `long_`
-// picks the long factors, used once a sequence exceeds original_max_position_embeddings).
-RopeTable make_rope_table(const io::RopeConfig& rope, int head_dim, bool long_factors = false);
+// inv_freq for head_dim d, in f32 as transformers computes it: default theta^(-2i/d); YaRN
+// (gpt_oss, see yarn_correction_range); LongRoPE (phimoe): 1 / (ext_i theta^(2i/d)) with ext the
+// short or long factors (`long_factors`) and cos/sin scaled by the short or long mscale
+// (`long_mscale`).
+RopeTable make_rope_table(const io::RopeConfig& rope, int head_dim, bool long_factors = false,
+                          bool long_mscale = false);
+// YaRN's ramp bounds (low, high) in dimension pairs: d ln(orig / (beta 2 pi)) / (2 ln theta) for
+// beta_fast and beta_slow, floored/ceiled only when rope.truncate, clamped to [0, d - 1].
+// gpt-oss-20b: about (8.093, 17.398).
+std::pair<double, double> yarn_correction_range(const io::RopeConfig& rope, int head_dim);
 
 // ---- one forward step, as the blocks see it --------------------------------------------
 struct StepInfo {
@@ -53,6 +61,11 @@ struct AttentionBlock {
   NormWeights q_norm, k_norm;  // [hd] (kPerHead) or [nh*hd] / [nkv*hd] (kWhole)
   std::optional<float> clip_qkv;
   RopeTable rope;
+  // LongRoPE: a sequence longer than long_rope_after tokens (counting this step's) rotates this
+  // step's q and k with rope_long instead of rope; keys already cached keep their rotation.
+  // 0 = `rope` for every sequence.
+  RopeTable rope_long;
+  int64_t long_rope_after = 0;
   AttentionArgs args;  // scale, sliding window, sinks
   Tensor sinks;        // [nh] (gpt_oss) or undefined; args.sinks points here
 

@@ -19,7 +19,6 @@ void DecoderModel::forward(const ForwardBatch& batch, KvCache& cache, HookList h
 
   // Positions, the attention view of each sequence, and the hook context.
   std::vector<int32_t> token_pos(static_cast<size_t>(T)), token_seq(static_cast<size_t>(T));
-  std::vector<AttentionSeq> aseqs(static_cast<size_t>(S));
   std::vector<uint64_t> tags(static_cast<size_t>(S));
   std::vector<uint8_t> prefill(static_cast<size_t>(S));
   std::vector<uint8_t> slot_used(size_t(cache.spec().max_seqs), 0);
@@ -39,14 +38,19 @@ void DecoderModel::forward(const ForwardBatch& batch, KvCache& cache, HookList h
     tags[size_t(s)] = q.tag;
     prefill[size_t(s)] = q.prefill ? 1 : 0;
   }
-  for (int s = 0; s < S; ++s) {  // after every reserve: block tables no longer move
-    const ForwardBatch::Seq& q = batch.seqs[size_t(s)];
-    aseqs[size_t(s)] = AttentionSeq{q.begin, q.len, cache.length(q.cache_slot) + q.len,
-                                    cache.blocks(q.cache_slot).data()};
-  }
+  // The attention view of each sequence per block group of the cache (windowed layers have
+  // their own block tables); built after every reserve, when block tables no longer move.
+  std::vector<std::vector<AttentionSeq>> group_seqs(size_t(cache.num_groups()),
+                                                    std::vector<AttentionSeq>(size_t(S)));
+  for (int g = 0; g < cache.num_groups(); ++g)
+    for (int s = 0; s < S; ++s) {
+      const ForwardBatch::Seq& q = batch.seqs[size_t(s)];
+      group_seqs[size_t(g)][size_t(s)] =
+          AttentionSeq{q.begin, q.len, cache.length(q.cache_slot) + q.len,
+                       cache.blocks(q.cache_slot, g).data()};
+    }
   StepInfo step;
   step.token_pos = token_pos;
-  step.seqs = aseqs;
   RouterContext& ctx = step.router;
   ctx.num_layers = int(layers.size());
   ctx.device = be.device();
@@ -64,6 +68,7 @@ void DecoderModel::forward(const ForwardBatch& batch, KvCache& cache, HookList h
   for (size_t l = 0; l < layers.size(); ++l) {
     const DecoderLayer& L = layers[l];
     L.input_norm.apply(be, x, h);
+    step.seqs = group_seqs[size_t(cache.layer_group(int(l)))];
     L.attn.forward(be, h, step, cache.layer(int(l)), y);
     be.add(y, x);
     L.post_norm.apply(be, x, h);
@@ -94,6 +99,7 @@ KvCacheSpec DecoderModel::kv_spec() const {
   s.num_kv_heads = config_.num_kv_heads;
   s.head_dim = config_.head_dim;
   s.dtype = backend_->kv_dtype(activation_dtype());
+  for (const DecoderLayer& L : layers) s.window.push_back(L.attn.args.sliding_window);
   return s;
 }
 
@@ -128,7 +134,8 @@ void DecoderModel::finalize() {
       L.moe.moe_layer = int(moe_layers_.size());
       moe_layers_.push_back(int(l));
       ExpertWeights& e = L.moe.experts;
-      for (auto* v : {&e.gate, &e.up, &e.gate_up, &e.down, &e.gate_up_bias, &e.down_bias})
+      for (auto* v : {&e.gate, &e.up, &e.gate_up, &e.down, &e.gate_up_scales, &e.down_scales,
+                      &e.gate_up_bias, &e.down_bias})
         prep_all(*v);
     }
   }

@@ -44,6 +44,10 @@ class DecoderModel : public Model {
   // Called by the family builder once layers are filled: indexes the MoE layers and hands
   // every weight to the backend (prepare_weight).
   void finalize();
+  // Family builders append the options that change the numbers (see Model::description()).
+  void describe(const std::string& option) {
+    description_ += (description_.empty() ? "" : " ") + option;
+  }
 
  private:
   std::vector<int> moe_layers_;  // decoder layer index of each MoE layer
@@ -80,5 +84,9 @@ std::shared_ptr<Model> build_qwen3_moe(const io::ModelConfig& c, const WeightSou
                                        std::shared_ptr<Backend> be, const ModelLoadOptions& o);
 std::shared_ptr<Model> build_olmoe(const io::ModelConfig& c, const WeightSource& w,
                                    std::shared_ptr<Backend> be, const ModelLoadOptions& o);
+std::shared_ptr<Model> build_gpt_oss(const io::ModelConfig& c, const WeightSource& w,
+                                     std::shared_ptr<Backend> be, const ModelLoadOptions& o);
+std::shared_ptr<Model> build_phimoe(const io::ModelConfig& c, const WeightSource& w,
+                                    std::shared_ptr<Backend> be, const ModelLoadOptions& o);
 
 }  // namespace moe

@@ -18,6 +18,8 @@ struct FamilyEntry {
 constexpr FamilyEntry kFamilies[] = {
     {io::Family::kQwen3Moe, &build_qwen3_moe},
     {io::Family::kOlmoe, &build_olmoe},
+    {io::Family::kGptOss, &build_gpt_oss},
+    {io::Family::kPhimoe, &build_phimoe},
 };
 
 }  // namespace

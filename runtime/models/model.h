@@ -65,6 +65,14 @@ struct ModelLoadOptions {
   enum class Bf16Emulation { kAuto, kOn, kOff } bf16_emulation = Bf16Emulation::kAuto;
   // Expert parallelism: which experts this process holds (null = all). Others stay unloaded.
   std::function<bool(int moe_layer, int expert)> hold_expert;
+  // LongRoPE (phimoe) once a sequence is longer than original_max_position_embeddings:
+  //   kReference     long factors and long mscale (MODELS.md; the original Phi-3.5 code and vLLM)
+  //   kTransformers  short factors and long mscale: what transformers 5.23 computes (its
+  //                  PhimoeRotaryEmbedding never reads the long factors); the golden fixtures'
+  //                  semantics. Both use the short factors and short mscale up to that length.
+  // Either way the choice is made per sequence and step from the sequence's length after the
+  // step; cached keys keep their rotation. Model::description() records the mode.
+  enum class LongRope { kReference, kTransformers } longrope = LongRope::kReference;
 };
 
 class Model {
@@ -75,6 +83,9 @@ class Model {
   std::shared_ptr<Backend> backend_ptr() { return backend_; }
   // The activation dtype the reference computes in (the checkpoint's torch_dtype).
   DType activation_dtype() const { return config_.torch_dtype; }
+  // For result files: the family-specific load options that changed this model's numbers, as
+  // space-separated key=value words, e.g. "longrope=reference" ("" when there are none).
+  const std::string& description() const { return description_; }
 
   // One step. logits (if non-null) receives [R, V] f32 on the host for batch.logit_rows.
   virtual void forward(const ForwardBatch& batch, KvCache& cache, HookList hooks,
@@ -95,6 +106,7 @@ class Model {
   io::ModelConfig config_;
   std::shared_ptr<Backend> backend_;
   std::shared_ptr<ExpertRunner> runner_;  // null = local experts
+  std::string description_;
 };
 
 // Loads `dir` (config.json + safetensors) for its family on the backend options name.

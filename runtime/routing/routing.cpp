@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "runtime/core/dtype.h"
 #include "runtime/core/error.h"
 
 namespace moe::routing {
@@ -76,7 +77,9 @@ namespace {
 // One sparsemixer stage: among the candidates (row with `excluded` removed), the argmax i and
 // the softmax weight of i over the candidates that pass the relative-gap mask against the
 // ORIGINAL scores.
-void sparsemixer_stage(const float* s, int E, double eps, int excluded, int32_t* idx, float* w) {
+void sparsemixer_stage(const float* s, int E, double eps, int excluded, bool bf16, int32_t* idx,
+                       float* w) {
+  const auto rnd = [bf16](float v) { return bf16 ? round_bf16(v) : v; };
   const float ninf = -std::numeric_limits<float>::infinity();
   int best = -1;
   float m = ninf;
@@ -87,12 +90,12 @@ void sparsemixer_stage(const float* s, int E, double eps, int excluded, int32_t*
       best = j;
     }
   }
-  const float thr = float(2.0 * eps);
+  const float thr = rnd(float(2.0 * eps));
   float denom = 0.0f;
   for (int j = 0; j < E; ++j) {
     if (j == excluded) continue;
     const float factor = std::max(std::fabs(s[j]), m);
-    const bool masked = (m - s[j]) / factor > thr;
+    const bool masked = rnd(rnd(m - s[j]) / factor) > thr;
     if (!masked) denom += std::exp(s[j] - m);
   }
   *idx = best;
@@ -102,12 +105,12 @@ void sparsemixer_stage(const float* s, int E, double eps, int excluded, int32_t*
 }  // namespace
 
 void sparsemixer(const float* logits, int64_t T, int E, double eps, int32_t* experts,
-                 float* weights) {
+                 float* weights, bool bf16) {
   MOE_ASSERT(E >= 2, "sparsemixer needs at least 2 experts");
   for (int64_t t = 0; t < T; ++t) {
     const float* s = logits + t * E;
-    sparsemixer_stage(s, E, eps, -1, &experts[t * 2], &weights[t * 2]);
-    sparsemixer_stage(s, E, eps, experts[t * 2], &experts[t * 2 + 1], &weights[t * 2 + 1]);
+    sparsemixer_stage(s, E, eps, -1, bf16, &experts[t * 2], &weights[t * 2]);
+    sparsemixer_stage(s, E, eps, experts[t * 2], bf16, &experts[t * 2 + 1], &weights[t * 2 + 1]);
   }
 }
 
@@ -122,7 +125,8 @@ void route(const RoutingSpec& spec, const float* logits, int64_t T, int32_t* exp
       return;
     case io::RoutingKind::kSparseMixer:
       MOE_ASSERT(spec.top_k == 2, "sparsemixer selects 2 experts, not {}", spec.top_k);
-      sparsemixer(logits, T, spec.num_experts, spec.sparsemixer_eps, experts, weights);
+      sparsemixer(logits, T, spec.num_experts, spec.sparsemixer_eps, experts, weights,
+                  spec.bf16_activations);
       return;
   }
   MOE_ASSERT(false, "unknown routing kind");

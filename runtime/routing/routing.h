@@ -20,6 +20,9 @@ struct RoutingSpec {
   int top_k = 0;                  // k (sparsemixer: 2)
   bool renormalize = true;        // kSoftmaxTopK: divide the k probabilities by their sum
   double sparsemixer_eps = 0.01;  // kSparseMixer: router_jitter_noise
+  // Compute in bf16 where the reference does so in the activation dtype for a bf16 checkpoint
+  // (the sparsemixer's mask: see sparsemixer()). Set by a backend emulating bf16.
+  bool bf16_activations = false;
 };
 
 // softmax over all E (f32) -> top-k of the probabilities -> optional renormalisation.
@@ -33,8 +36,11 @@ void topk_softmax(const float* logits, int64_t T, int E, int k, int32_t* experts
 // Phi-3.5-MoE sparsemixer, inference branch (k = 2; weights are not renormalised):
 //   i1 = argmax s; w1 = softmax(s masked where (s_max - s_j) / max(|s_j|, s_max) > 2 eps)[i1];
 //   i2 = argmax of s without i1; w2 likewise with the second maximum (mask uses the original s).
+// argmax takes the lowest index among equal maxima (torch.max). A 0/0 gap (s_j = s_max = 0) is
+// NaN and does not mask, as in the reference. With `bf16`, the gap, the quotient and the
+// threshold 2 eps are rounded to bf16 (the reference computes the mask in the activation dtype).
 void sparsemixer(const float* logits, int64_t T, int E, double eps, int32_t* experts,
-                 float* weights);
+                 float* weights, bool bf16 = false);
 
 // Dispatches on spec.kind.
 void route(const RoutingSpec& spec, const float* logits, int64_t T, int32_t* experts,

@@ -7,8 +7,11 @@
 //   rope          cos, sin rounded to bf16; y = bf16(bf16(x cos) + bf16(rot(x) sin))
 //   attention     scores, softmax and the weighted sum in f32; output rounded once (sdpa)
 //   glu (silu)    bf16(bf16(silu(g)) * u)
-//   route         weights rounded to bf16 (".to(router_logits.dtype)")
-//   expert_ffn    each GEMM output rounded, activation as glu, then bf16(y * weight)
+//   route         weights rounded to bf16 (".to(router_logits.dtype)"); the sparsemixer's mask
+//                 computed in bf16 (routing.h)
+//   expert_ffn    each GEMM output rounded, expert biases added after it and rounded again
+//                 (gpt_oss: `x @ W + b`), activation as glu, then bf16(y * weight); MXFP4
+//                 weights are decoded row by row (exact in bf16 and f32)
 //   combine       sum over k in f32, rounded once (grouped_mm experts: ".sum(dim=1)")
 #include "runtime/backend/cpu/reference.h"
 
@@ -127,10 +130,16 @@ void CpuReferenceBackend::norm(const Tensor& x, const Tensor& w, const Tensor* b
   }
 }
 
-void CpuReferenceBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
-  const int64_t T = x.size(0), in = x.size(1), out = w.size(0);
-  MOE_ASSERT(w.size(1) == in && y.size(0) == T && y.size(1) == out, "linear {} x {}^T -> {}",
-             shape_str(x.shape()), shape_str(w.shape()), shape_str(y.shape()));
+namespace {
+
+// y[t, o] = round(sum_i x[t, i] w[o, i] + b[o]), accumulated in double; load_row(o, buf) writes
+// row o of w as f32 (any storage format).
+template <class LoadRow>
+void gemm_rows(const Tensor& x, int64_t out, const LoadRow& load_row, const Tensor* b, bool round,
+               Tensor& y) {
+  const int64_t T = x.size(0), in = x.size(1);
+  MOE_ASSERT(y.size(0) == T && y.size(1) == out, "linear [{}, {}] -> {} rows of {}", T, in,
+             shape_str(y.shape()), out);
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
 #pragma omp parallel if (T * in * out > kParallelWork)
@@ -138,16 +147,52 @@ void CpuReferenceBackend::linear(const Tensor& x, const Tensor& w, const Tensor*
     std::vector<float> wr(static_cast<size_t>(in));
 #pragma omp for
     for (int64_t o = 0; o < out; ++o) {
-      cpu_load_row(w, o * in, in, wr.data());
+      load_row(o, wr.data());
       const double bias = b ? cpu_load(*b, o) : 0.0;
       for (int64_t t = 0; t < T; ++t) {
         const float* xr = xp + t * in;
         double s = 0;
         for (int64_t i = 0; i < in; ++i) s += double(xr[i]) * wr[size_t(i)];
-        yp[t * out + o] = act(float(s + bias));
+        const float v = float(s + bias);
+        yp[t * out + o] = round ? round_bf16(v) : v;
       }
     }
   }
+}
+
+}  // namespace
+
+void CpuReferenceBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+  const int64_t in = x.size(1);
+  MOE_ASSERT(w.size(1) == in, "linear {} x {}^T -> {}", shape_str(x.shape()),
+             shape_str(w.shape()), shape_str(y.shape()));
+  gemm_rows(x, w.size(0), [&](int64_t o, float* row) { cpu_load_row(w, o * in, in, row); }, b,
+            round_, y);
+}
+
+void CpuReferenceBackend::expert_linear(const Tensor& x, const Tensor& w, const Tensor* scales,
+                                        const Tensor* bias, Tensor& y) {
+  const int64_t in = x.size(1);
+  if (scales) {  // MXFP4: w [out, in/32, 16] U8 blocks, scales [out, in/32] U8; decoded per row
+    MOE_ASSERT(w.dtype() == DType::U8 && w.ndim() == 3 && w.size(1) * kMxfp4Block == in &&
+                   scales->size(0) == w.size(0) && scales->size(1) == w.size(1),
+               "MXFP4 expert blocks {} / scales {} for input width {}", shape_str(w.shape()),
+               shape_str(scales->shape()), in);
+    const uint8_t* blocks = w.data<uint8_t>();
+    const uint8_t* sc = scales->data<uint8_t>();
+    gemm_rows(x, w.size(0),
+              [&](int64_t o, float* row) {
+                decode_mxfp4(blocks + o * (in / 2), sc + o * (in / kMxfp4Block), in, row);
+              },
+              nullptr, round_, y);
+  } else {
+    linear(x, w, nullptr, y);
+  }
+  if (!bias) return;
+  const int64_t T = y.size(0), out = y.size(1);
+  float* yp = y.data<float>();
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t o = 0; o < out; ++o) yp[t * out + o] = act(yp[t * out + o] + cpu_load(*bias, o));
 }
 
 void CpuReferenceBackend::add(const Tensor& x, Tensor& inout) {
@@ -282,7 +327,9 @@ void CpuReferenceBackend::glu(const Tensor& gate, const Tensor& up, const GluSpe
 
 void CpuReferenceBackend::route(const Tensor& logits, const routing::RoutingSpec& spec,
                                 Tensor& experts, Tensor& weights) {
-  routing::route(spec, logits.data<float>(), logits.size(0), experts.data<int32_t>(),
+  routing::RoutingSpec rs = spec;
+  rs.bf16_activations = round_;
+  routing::route(rs, logits.data<float>(), logits.size(0), experts.data<int32_t>(),
                  weights.data<float>());
   float* w = weights.data<float>();
   for (int64_t i = 0; i < weights.numel(); ++i) w[i] = act(w[i]);
@@ -292,6 +339,7 @@ void CpuReferenceBackend::expert_ffn(const Tensor& x_rows, std::span<const int64
                                      std::span<const float> row_weight, const ExpertWeights& w,
                                      Tensor& y_rows) {
   const int64_t H = w.hidden, I = w.intermediate;
+  const bool mxfp4 = w.format == ExpertWeights::Format::kMxfp4;
   for (int e = 0; e + 1 < int(offsets.size()); ++e) {
     const int64_t r0 = offsets[size_t(e)], r1 = offsets[size_t(e) + 1];
     if (r0 == r1) continue;
@@ -305,7 +353,8 @@ void CpuReferenceBackend::expert_ffn(const Tensor& x_rows, std::span<const int64
     } else {
       Tensor gu = alloc(DType::F32, {r1 - r0, 2 * I});
       const Tensor* bias = w.gate_up_bias.empty() ? nullptr : &w.gate_up_bias[size_t(e)];
-      linear(x, w.gate_up[size_t(e)], bias, gu);
+      expert_linear(x, w.gate_up[size_t(e)], mxfp4 ? &w.gate_up_scales[size_t(e)] : nullptr,
+                    bias, gu);
       const bool inter = w.layout == ExpertWeights::GateUp::kInterleaved;
       for (int64_t r = 0; r < r1 - r0; ++r)
         for (int64_t i = 0; i < I; ++i) {
@@ -316,7 +365,7 @@ void CpuReferenceBackend::expert_ffn(const Tensor& x_rows, std::span<const int64
     glu(g, u, w.glu, g);
     Tensor y = y_rows.slice_rows(r0, r1);
     const Tensor* dbias = w.down_bias.empty() ? nullptr : &w.down_bias[size_t(e)];
-    linear(g, w.down[size_t(e)], dbias, y);
+    expert_linear(g, w.down[size_t(e)], mxfp4 ? &w.down_scales[size_t(e)] : nullptr, dbias, y);
     for (int64_t r = 0; r < r1 - r0; ++r)
       for (int64_t c = 0; c < H; ++c)
         y.data<float>()[r * H + c] = act(y.data<float>()[r * H + c] * row_weight[size_t(r0 + r)]);
