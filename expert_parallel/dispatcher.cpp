@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 
@@ -22,6 +23,11 @@ std::vector<int64_t> exclusive_scan(const std::vector<int64_t>& v) {
   std::vector<int64_t> d(v.size(), 0);
   for (size_t i = 1; i < v.size(); ++i) d[i] = d[i - 1] + v[i - 1];
   return d;
+}
+// counts with this rank's own entry zeroed (its part is copied locally, not exchanged).
+std::vector<int64_t> without_self(std::vector<int64_t> counts, int me) {
+  counts[size_t(me)] = 0;
+  return counts;
 }
 int64_t total(const std::vector<int64_t>& v) {
   int64_t s = 0;
@@ -232,15 +238,21 @@ void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vecto
   std::vector<PairMeta> meta(static_cast<size_t>(n_pairs));
   control_->alltoallv(plan.meta.data(), plan.pairs_to, plan.pair_displ, meta.data(), pairs_from,
                       pair_from_displ, sizeof(PairMeta));
-  Tensor send_rows = be.alloc(DType::F32, {n_rows_out, H});
-  if (x) be.gather_rows(*x, plan.send_tokens, send_rows);
-  Tensor rows_in = be.alloc(DType::F32, {n_rows_in, H});
-  data_->alltoallv(send_rows.raw(), plan.rows_to, plan.row_displ, rows_in.raw(), rows_from,
-                   row_from_displ, size_t(H) * 4);
+  // This rank's own rows skip the exchange: they are gathered straight into rows_in.
+  Tensor send_rows = buffer(kSendRows, n_rows_out, H);
+  Tensor rows_in = buffer(kRowsIn, n_rows_in, H);
+  if (x)
+    gather_segments(*x, plan.send_tokens, plan.row_displ, plan.rows_to, send_rows,
+                    rows_in.slice_rows(row_from_displ[size_t(me)],
+                                       row_from_displ[size_t(me)] + rows_from[size_t(me)]));
+  data_->alltoallv(send_rows.raw(), without_self(plan.rows_to, me), plan.row_displ, rows_in.raw(),
+                   without_self(rows_from, me), row_from_displ, size_t(H) * 4);
   stats_.rows_sent += n_rows_out;
   stats_.rows_received += n_rows_in;
-  stats_.bytes_sent += n_pairs_out * int64_t(sizeof(PairMeta)) + n_rows_out * H * 4;
-  stats_.bytes_received += n_pairs * int64_t(sizeof(PairMeta)) + n_rows_in * H * 4;
+  stats_.bytes_sent +=
+      n_pairs_out * int64_t(sizeof(PairMeta)) + (n_rows_out - plan.rows_to[size_t(me)]) * H * 4;
+  stats_.bytes_received +=
+      n_pairs * int64_t(sizeof(PairMeta)) + (n_rows_in - rows_from[size_t(me)]) * H * 4;
 
   // One row per received pair, grouped by expert (stable: sender, then the sender's order).
   std::vector<int64_t> offsets(size_t(E) + 1, 0);
@@ -266,27 +278,55 @@ void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vecto
       row_weight[size_t(r)] = m.weight;
       back[size_t(i)] = int32_t(r);
     }
-  Tensor expert_in = be.alloc(DType::F32, {n_pairs, H});
+  Tensor expert_in = buffer(kPairsA, n_pairs, H);
   be.gather_rows(rows_in, gather, expert_in);
   stats_.seconds_dispatch += since(t0);
 
   t0 = Clock::now();
-  Tensor expert_out = be.alloc(DType::F32, {n_pairs, H});
+  Tensor expert_out = buffer(kPairsB, n_pairs, H);
   compute_(moe_layer, expert_in, offsets, row_weight, expert_out);
   stats_.pairs_computed += n_pairs;
   stats_.seconds_experts += since(t0);
 
   // Results back in each sender's pair order, then the top-k sum at the origin.
   t0 = Clock::now();
-  Tensor results_out = be.alloc(DType::F32, {n_pairs, H});
-  be.gather_rows(expert_out, back, results_out);
-  Tensor results_in = be.alloc(DType::F32, {n_pairs_out, H});
-  data_->alltoallv(results_out.raw(), pairs_from, pair_from_displ, results_in.raw(), plan.pairs_to,
-                   plan.pair_displ, size_t(H) * 4);
-  stats_.bytes_sent += n_pairs * H * 4;
-  stats_.bytes_received += n_pairs_out * H * 4;
+  // This rank's own results go straight into results_in.
+  Tensor results_out = buffer(kPairsA, n_pairs, H);  // expert_in is no longer needed
+  Tensor results_in = buffer(kResultsIn, n_pairs_out, H);
+  gather_segments(expert_out, back, pair_from_displ, pairs_from, results_out,
+                  results_in.slice_rows(plan.pair_displ[size_t(me)],
+                                        plan.pair_displ[size_t(me)] + plan.pairs_to[size_t(me)]));
+  data_->alltoallv(results_out.raw(), without_self(pairs_from, me), pair_from_displ,
+                   results_in.raw(), without_self(plan.pairs_to, me), plan.pair_displ,
+                   size_t(H) * 4);
+  stats_.bytes_sent += (n_pairs - pairs_from[size_t(me)]) * H * 4;
+  stats_.bytes_received += (n_pairs_out - plan.pairs_to[size_t(me)]) * H * 4;
   if (out) be.combine(results_in, plan.slot, plan.k, *out);
   stats_.seconds_combine += since(t0);
+}
+
+void Dispatcher::gather_segments(const Tensor& src, std::span<const int32_t> idx,
+                                 const std::vector<int64_t>& displs,
+                                 const std::vector<int64_t>& counts, Tensor& others,
+                                 Tensor self_dst) {
+  const size_t me = size_t(control_->rank());
+  const int64_t lo = displs[me], hi = displs[me] + counts[me], n = int64_t(idx.size());
+  if (lo > 0) {
+    Tensor head = others.slice_rows(0, lo);
+    backend_->gather_rows(src, idx.subspan(0, size_t(lo)), head);
+  }
+  if (hi > lo) backend_->gather_rows(src, idx.subspan(size_t(lo), size_t(hi - lo)), self_dst);
+  if (n > hi) {
+    Tensor tail = others.slice_rows(hi, n);
+    backend_->gather_rows(src, idx.subspan(size_t(hi)), tail);
+  }
+}
+
+Tensor Dispatcher::buffer(Buffer which, int64_t rows, int64_t H) {
+  Tensor& b = buffers_[size_t(which)];
+  if (!b.defined() || b.numel() == 0 || b.size(1) != H || b.size(0) < rows)
+    b = backend_->alloc(DType::F32, {std::max<int64_t>(rows + rows / 4, 1), H});
+  return b.slice_rows(0, rows);
 }
 
 }  // namespace moe::ep

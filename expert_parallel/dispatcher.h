@@ -7,7 +7,8 @@
 //      is sent once to every rank that owns at least one of its experts;
 //   2. header all-to-all (state, layer, rows and pairs per peer) on the control communicator;
 //   3. pair metadata all-to-all-v (row index, expert id, weight) on the control communicator,
-//      token rows all-to-all-v on the data communicator;
+//      token rows all-to-all-v on the data communicator (rows for this rank's own experts are
+//      copied locally, not exchanged; the same holds for their results in step 5);
 //   4. the owner expands the received rows into one row per pair, sorted by expert (stable:
 //      source rank, then the source's pair order), and runs its local experts in one grouped
 //      call (Backend::expert_ffn over contiguous rows per expert, rows scaled by their weight);
@@ -29,11 +30,13 @@
 // calls forward; it serves. An exception inside an exchange (after the header round) cannot be
 // recovered by the peers: the dispatcher aborts the job through the control communicator.
 //
-// Ownership: holds the communicators (shared with the replica), the backend and copies of the
-// ExpertWeights handles (views of the model's weights, kept alive by their owners' handles).
+// Ownership: holds the communicators (shared with the replica), the backend, copies of the
+// ExpertWeights handles (views of the model's weights, kept alive by their owners' handles) and
+// its exchange buffers, which it keeps between calls (sized by the largest step so far).
 // Thread-safety: one call at a time (the model's forward thread).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,7 +56,7 @@ struct DispatchStats {
   int64_t rows_sent = 0;       // token rows sent (one per token and owner rank, self included)
   int64_t rows_received = 0;   // token rows received for the local experts
   int64_t pairs_computed = 0;  // (token, expert) rows computed by the local experts
-  int64_t bytes_sent = 0;      // every byte this rank put into exchanges (self included)
+  int64_t bytes_sent = 0;      // bytes through the communicators (own rows are copied locally)
   int64_t bytes_received = 0;
   double seconds_dispatch = 0;  // counting, headers, metadata, rows, expansion by expert
   double seconds_experts = 0;   // the grouped expert computation
@@ -102,12 +105,22 @@ class Dispatcher final : public ExpertRunner {
   void exchange_rows(int moe_layer, const Plan& plan, const std::vector<Header>& in,
                      const Tensor* x, Tensor* out);
 
+  // Exchange buffers on the backend's device, kept between calls (grown to the largest step).
+  enum Buffer { kSendRows, kRowsIn, kPairsA, kPairsB, kResultsIn, kNumBuffers };
+  Tensor buffer(Buffer which, int64_t rows, int64_t H);  // [rows, H] f32 view
+  // out row i = src row idx[i], where idx is laid out in per-peer segments (displs, counts):
+  // peers' segments into `others` (same rows), this rank's own segment into `self_dst`.
+  void gather_segments(const Tensor& src, std::span<const int32_t> idx,
+                       const std::vector<int64_t>& displs, const std::vector<int64_t>& counts,
+                       Tensor& others, Tensor self_dst);
+
   std::shared_ptr<Communicator> control_, data_;
   ExpertPlacement placement_;
   std::shared_ptr<Backend> backend_;
   std::vector<ExpertWeights> experts_;  // [L]
   ExpertCompute compute_;
   DispatchStats stats_;
+  std::array<Tensor, kNumBuffers> buffers_;
 };
 
 }  // namespace moe::ep
