@@ -1,0 +1,126 @@
+// Dispatcher: the expert-parallel ExpertRunner of one rank of a replica of R ranks.
+//
+// Each rank runs attention etc. for its own sequences and holds only its experts (placement.h).
+// At every MoE layer the model calls run() after the router hooks, with this rank's tokens and
+// their routing on global expert ids. run():
+//   1. counts: each (token, slot j) pair goes to the owner of its expert; a token's hidden row
+//      is sent once to every rank that owns at least one of its experts;
+//   2. header all-to-all (state, layer, rows and pairs per peer) on the control communicator;
+//   3. pair metadata all-to-all-v (row index, expert id, weight) on the control communicator,
+//      token rows all-to-all-v on the data communicator (rows for this rank's own experts are
+//      copied locally, not exchanged; the same holds for their results in step 5);
+//   4. the owner expands the received rows into one row per pair, sorted by expert (stable:
+//      source rank, then the source's pair order), and runs its local experts in one grouped
+//      call (Backend::expert_ffn over contiguous rows per expert, rows scaled by their weight);
+//   5. one result row per pair goes back (all-to-all-v), and the origin sums each token's k rows
+//      in top-k order with Backend::combine, exactly as the local path (Backend::moe_experts).
+// Since every expert row is computed by the same kernel from the same input row and the same
+// weight, and the sum runs in the same order, the output equals R = 1's whenever the backend's
+// per-row results do not depend on which other rows share the call (true for cpu-ref: outputs
+// are bitwise identical; a blocked GEMM backend may differ in the last bits).
+// Dropless: no capacity factor; every pair is computed.
+//
+// Step protocol. Every rank of a replica must take part in every layer exchange of every other
+// rank, but ranks hold different sequences and finish at different steps. Each exchange starts
+// with a header all-to-all in which a rank states whether it is active (in a forward pass, at
+// MoE layer l) or idle. A rank that has no more work calls serve_until_all_idle(): it keeps
+// answering exchanges (zero tokens of its own, its experts still compute for the others) until
+// a header round finds every rank idle; all ranks see the same headers, so all leave together.
+// Replica::run() (replica.h) wraps every engine call with this. A rank with an empty step never
+// calls forward; it serves. An exception inside an exchange (after the header round) cannot be
+// recovered by the peers: the dispatcher aborts the job through the control communicator.
+//
+// Ownership: holds the communicators (shared with the replica), the backend, copies of the
+// ExpertWeights handles (views of the model's weights, kept alive by their owners' handles) and
+// its exchange buffers, which it keeps between calls (sized by the largest step so far).
+// Thread-safety: one call at a time (the model's forward thread).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "expert_parallel/communicator.h"
+#include "expert_parallel/placement.h"
+#include "runtime/models/model.h"
+
+namespace moe::ep {
+
+struct DispatchStats {
+  int64_t layer_calls = 0;     // run() calls on this rank
+  int64_t served = 0;          // exchanges answered while idle (serve_until_all_idle)
+  int64_t tokens = 0;          // own tokens dispatched
+  int64_t rows_sent = 0;       // token rows sent (one per token and owner rank, self included)
+  int64_t rows_received = 0;   // token rows received for the local experts
+  int64_t pairs_computed = 0;  // (token, expert) rows computed by the local experts
+  int64_t bytes_sent = 0;      // bytes through the communicators (own rows are copied locally)
+  int64_t bytes_received = 0;
+  double seconds_dispatch = 0;  // counting, headers, metadata, rows, expansion by expert
+  double seconds_experts = 0;   // the grouped expert computation
+  double seconds_combine = 0;   // results back and the top-k sum
+};
+
+// The grouped expert computation of one layer: rows [offsets[e], offsets[e+1]) of x_rows go
+// through local expert e, row r scaled by row_weight[r].  x_rows, y_rows: [N, H];
+// offsets: [E + 1] host; row_weight: [N] host. The default is Backend::expert_ffn.
+using ExpertCompute =
+    std::function<void(int moe_layer, const Tensor& x_rows, std::span<const int64_t> offsets,
+                       std::span<const float> row_weight, Tensor& y_rows)>;
+
+class Dispatcher final : public ExpertRunner {
+ public:
+  // control: host communicator of the replica (headers, metadata); data: the one that moves
+  // rows, on the backend's device (on the CPU the same object). experts: [L] the model's
+  // ExpertWeights per MoE layer (this rank's experts defined, others empty). `compute` replaces
+  // the expert computation (benchmarks); empty = backend->expert_ffn.
+  Dispatcher(std::shared_ptr<Communicator> control, std::shared_ptr<Communicator> data,
+             ExpertPlacement placement, std::shared_ptr<Backend> backend,
+             std::vector<ExpertWeights> experts, ExpertCompute compute = {});
+  // Convenience: the model's backend and experts.
+  Dispatcher(std::shared_ptr<Communicator> control, std::shared_ptr<Communicator> data,
+             ExpertPlacement placement, Model& model);
+
+  // x: [T, H] f32; experts: [T, k] i32 global ids; weights: [T, k] f32; out: [T, H] f32.
+  void run(int moe_layer, const Tensor& x, const Tensor& experts, const Tensor& weights,
+           Tensor& out) override;
+  // Answers other ranks' exchanges with no tokens of its own until every rank is idle.
+  void serve_until_all_idle();
+
+  const ExpertPlacement& placement() const { return placement_; }
+  const DispatchStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
+
+ private:
+  struct Header;    // per-peer opening message of an exchange (wire format)
+  struct PairMeta;  // one (token, expert) pair (wire format)
+  struct Plan;      // this rank's outgoing tokens of one layer
+  std::vector<Header> header_round(int32_t state, int moe_layer, const Plan& plan);
+  int agreed_layer(const std::vector<Header>& in) const;
+  // x, out: null when serving without tokens of its own.
+  void exchange(int moe_layer, const Plan& plan, const std::vector<Header>& in, const Tensor* x,
+                Tensor* out);
+  void exchange_rows(int moe_layer, const Plan& plan, const std::vector<Header>& in,
+                     const Tensor* x, Tensor* out);
+
+  // Exchange buffers on the backend's device, kept between calls (grown to the largest step).
+  enum Buffer { kSendRows, kRowsIn, kPairsA, kPairsB, kResultsIn, kNumBuffers };
+  Tensor buffer(Buffer which, int64_t rows, int64_t H);  // [rows, H] f32 view
+  // out row i = src row idx[i], where idx is laid out in per-peer segments (displs, counts):
+  // peers' segments into `others` (same rows), this rank's own segment into `self_dst`.
+  void gather_segments(const Tensor& src, std::span<const int32_t> idx,
+                       const std::vector<int64_t>& displs, const std::vector<int64_t>& counts,
+                       Tensor& others, Tensor self_dst);
+
+  std::shared_ptr<Communicator> control_, data_;
+  ExpertPlacement placement_;
+  std::shared_ptr<Backend> backend_;
+  std::vector<ExpertWeights> experts_;  // [L]
+  ExpertCompute compute_;
+  DispatchStats stats_;
+  std::array<Tensor, kNumBuffers> buffers_;
+};
+
+}  // namespace moe::ep
