@@ -87,7 +87,7 @@ void write_routing_stats(const h5::Group& g, const RoutingStats& s, const Labels
     g.set_attr(k, v);
     keys.push_back(k);
   }
-  g.set_attr("labels", keys);
+  if (!keys.empty()) g.set_attr("labels", keys);
   g.write("layers", s.layers);
   g.write("counted_tokens", s.counted_tokens);
   g.write("importance", s.importance_q, {N, L, E}, true);
@@ -114,8 +114,8 @@ RoutingStats read_routing_stats(const h5::Group& g, Labels* labels) {
   s.num_layers = int(g.attr_int("num_layers"));
   s.num_experts = int(g.attr_int("num_experts"));
   s.top_k = int(g.attr_int("top_k"));
-  if (labels) {
-    labels->clear();
+  if (labels) labels->clear();
+  if (labels && g.has_attr("labels")) {
     for (const std::string& k : g.attr_strings("labels")) labels->emplace_back(k, g.attr_string(k));
   }
   const uint64_t N = uint64_t(s.num_seqs), L = uint64_t(s.num_layers), E = uint64_t(s.num_experts);

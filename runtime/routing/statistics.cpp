@@ -261,8 +261,8 @@ void RoutingStatsCollector::on_routed(const RouterContext& ctx, const Tensor& lo
   // One sequence per iteration: its row has a single writer.
 #pragma omp parallel if (s.order.size() * size_t(E) > 32768)
   {
-    std::vector<float> p(size_t(E));
-    std::vector<int32_t> top(size_t(k));
+    std::vector<float> p(static_cast<size_t>(E));
+    std::vector<int32_t> top(static_cast<size_t>(k));
 #pragma omp for schedule(dynamic)
     for (int q = 0; q < S; ++q) {
       const int row = s.slot_row[size_t(q)];
@@ -346,7 +346,7 @@ results::RoutingStats RoutingStatsCollector::finish() {
   out.activation_tokens.assign(size_t(L) * E, 0);
   out.total_tokens.assign(size_t(L), 0);
   if (s.opt.raw_logits) out.raw_offsets.assign(N + 1, 0);
-  std::vector<double> q(size_t(E));
+  std::vector<double> q(static_cast<size_t>(E));
   for (size_t i = 0; i < N; ++i) {
     State::Row& r = s.rows[i];
     for (int l = 0; l < L; ++l)

@@ -215,7 +215,7 @@ TEST(RoutingStatistics, TokenPairsAreDistinctWhenEnoughAndOrdered) {
   }
   // Exactly M = 500 pairs: every pair once.
   const auto all = draw_token_pairs(32, 496, 5, 0);
-  EXPECT_EQ(std::set<std::pair<int64_t, int64_t>>(all.begin(), all.end()).size(), 496u);
+  EXPECT_EQ((std::set<std::pair<int64_t, int64_t>>(all.begin(), all.end()).size()), 496u);
   EXPECT_TRUE(draw_token_pairs(1, 500, 0, 0).empty());
   EXPECT_EQ(draw_token_pairs(40, 500, 0, 3), p);   // deterministic
   EXPECT_NE(draw_token_pairs(40, 500, 0, 4), p);   // streams differ
