@@ -3,7 +3,9 @@
 // Prefills the same prompts through the engine without hooks (the reference) and with one
 // RoutingStatsCollector per importance variant, alternating the runs (--reps of each) so that
 // load on the machine affects both alike, and prints the median seconds of each and the
-// collector's overhead relative to the forward pass. With MODEL_DIR it loads that checkpoint (a
+// collector's overhead relative to the forward pass, two ways: from the separate run times, and
+// from the time spent inside the collector within one run (the second is not disturbed by other
+// processes' load). With MODEL_DIR it loads that checkpoint (a
 // made one: `moe-sweep make-model`); without, it builds a random qwen3_moe-layout model in memory
 // with the dimensions given by the flags.
 //
@@ -24,6 +26,27 @@
 #include "tests/unit/models/tiny_model.h"
 
 namespace {
+
+// Forwards to a hook and adds up the wall time spent inside it.
+class TimedHook : public moe::RouterHook {
+ public:
+  explicit TimedHook(moe::RouterHook& inner) : inner_(inner) {}
+  void on_logits(const moe::RouterContext& ctx, moe::Tensor& logits) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    inner_.on_logits(ctx, logits);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  void on_routed(const moe::RouterContext& ctx, const moe::Tensor& logits,
+                 const moe::Tensor& experts, const moe::Tensor& weights) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    inner_.on_routed(ctx, logits, experts, weights);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  double seconds = 0;
+
+ private:
+  moe::RouterHook& inner_;
+};
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -104,7 +127,7 @@ int main(int argc, char** argv) {
                                                moe::routing::Importance::kRouterWeights,
                                                moe::routing::Importance::kSoftmax};
   std::vector<double> base;
-  std::vector<std::vector<double>> with(3);
+  std::vector<std::vector<double>> with(3), inside(3);
   run(nullptr);  // warm-up
   for (int r = 0; r < reps; ++r) {
     base.push_back(run(nullptr));
@@ -121,11 +144,13 @@ int main(int argc, char** argv) {
         seqs.push_back(s);
       }
       c.add(seqs);
-      double t = run(&c);
+      TimedHook timed(c);
+      double t = run(&timed);
       const auto t1 = Clock::now();
       c.finish();  // the per-sequence means, pooled counts and the remaining pair Jaccards
-      t += std::chrono::duration<double>(Clock::now() - t1).count();
-      with[size_t(v)].push_back(t);
+      const double fin = std::chrono::duration<double>(Clock::now() - t1).count();
+      with[size_t(v)].push_back(t + fin);
+      inside[size_t(v)].push_back((timed.seconds + fin) / (t - timed.seconds));
     }
   }
   const double b = median(base);
@@ -133,13 +158,18 @@ int main(int argc, char** argv) {
   fmt::print("model: {} ({} MoE layers, backend {})\n", what, L, model->backend().name());
   fmt::print("prefill of {} prompts x {} tokens, median of {} alternating runs\n", prompts, len,
              reps);
-  fmt::print("{:<34} {:>9} {:>12} {:>9}\n", "run", "seconds", "tokens/s", "overhead");
-  fmt::print("{:<34} {:>9.4f} {:>12.0f} {:>9}\n", "no hooks (reference)", b, tokens / b, "-");
+  fmt::print("overhead A: (run time with the collector - without) / without, separate runs\n");
+  fmt::print("overhead B: time inside the collector (hook calls + finish) / the rest of the same "
+             "run (robust to load from other processes)\n");
+  fmt::print("{:<34} {:>9} {:>12} {:>11} {:>11}\n", "run", "seconds", "tokens/s", "overhead A",
+             "overhead B");
+  fmt::print("{:<34} {:>9.4f} {:>12.0f} {:>11} {:>11}\n", "no hooks (reference)", b, tokens / b,
+             "-", "-");
   for (int v = 0; v < 3; ++v) {
     const double t = median(with[size_t(v)]);
-    fmt::print("{:<34} {:>9.4f} {:>12.0f} {:>8.1f}%\n",
+    fmt::print("{:<34} {:>9.4f} {:>12.0f} {:>10.2f}% {:>10.2f}%\n",
                fmt::format("collector importance={}", moe::routing::importance_name(variants[v])),
-               t, tokens / t, 100.0 * (t - b) / b);
+               t, tokens / t, 100.0 * (t - b) / b, 100.0 * median(inside[size_t(v)]));
   }
   return 0;
 }
