@@ -66,6 +66,7 @@ class Group {
   Group(Handle h, std::filesystem::path file, std::string path)
       : h_(std::move(h)), file_(std::move(file)), path_(std::move(path)) {}
   const std::string& path() const { return path_; }
+  const std::filesystem::path& file() const { return file_; }
   hid_t id() const { return h_.id(); }
 
   bool has(const std::string& name) const;  // child link exists (name may contain '/')
