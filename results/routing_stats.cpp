@@ -106,19 +106,28 @@ void write_routing_stats(const h5::Group& g, const RoutingStats& s, const Labels
 
 RoutingStats read_routing_stats(const h5::Group& g, Labels* labels) {
   RoutingStats s;
-  s.importance = g.attr_string("importance");
-  s.tokens = g.attr_string("tokens");
-  s.consistency_pairs = int(g.attr_int("consistency_pairs"));
-  s.seed = std::stoull(g.attr_string("seed"));
-  s.num_seqs = int(g.attr_int("num_sequences"));
-  s.num_layers = int(g.attr_int("num_layers"));
-  s.num_experts = int(g.attr_int("num_experts"));
-  s.top_k = int(g.attr_int("top_k"));
+  // The shape comes from the importance array; the collection options are optional attributes
+  // (a group assembled from sample ranges may carry them elsewhere).
+  const std::vector<uint64_t> dims = g.dataset_shape("importance");
+  if (dims.size() != 3)
+    throw InputError(g.file().string() + ":" + g.path() + "/importance",
+                     expected_found("a [N, L, E] array", std::to_string(dims.size()) + " dimensions"));
+  s.num_seqs = int(dims[0]);
+  s.num_layers = int(dims[1]);
+  s.num_experts = int(dims[2]);
+  auto text = [&](const char* name, const std::string& dflt) {
+    return g.has_attr(name) ? g.attr_string(name) : dflt;
+  };
+  s.importance = text("importance", "unknown");
+  s.tokens = text("tokens", "unknown");
+  s.consistency_pairs = g.has_attr("consistency_pairs") ? int(g.attr_int("consistency_pairs")) : 0;
+  s.seed = std::stoull(text("seed", "0"));
+  s.top_k = g.has_attr("top_k") ? int(g.attr_int("top_k")) : 0;
   if (labels) labels->clear();
   if (labels && g.has_attr("labels")) {
     for (const std::string& k : g.attr_strings("labels")) labels->emplace_back(k, g.attr_string(k));
   }
-  const uint64_t N = uint64_t(s.num_seqs), L = uint64_t(s.num_layers), E = uint64_t(s.num_experts);
+  const uint64_t N = dims[0], L = dims[1], E = dims[2];
   auto read = [&](auto& dst, const char* name, std::vector<uint64_t> want) {
     std::vector<uint64_t> shape;
     dst = g.read<typename std::decay_t<decltype(dst)>::value_type>(name, &shape);

@@ -73,7 +73,7 @@ void print_corpus(const CorpusAnalysis& c) {
 MOE_COMMAND(analyze, 45, "Routing analyses of a results file: divergence, entropy, consistency, "
                          "correlation, expert sets", [](CLI::App& app) {
   struct Args {
-    std::string file, accuracy, middle, affinity;
+    std::string file, accuracy, accuracy_task, middle, affinity;
     bool no_write = false;
     moe::analysis::AnalysisOptions o;
   };
@@ -81,7 +81,11 @@ MOE_COMMAND(analyze, 45, "Routing analyses of a results file: divergence, entrop
   app.add_option("FILE", a->file, "results file with /routing statistics")->required();
   app.add_option("--reference", a->o.reference, "reference language of the divergence")
       ->capture_default_str();
-  app.add_option("--accuracy", a->accuracy, "CSV 'language,accuracy' for the correlation");
+  app.add_option("--accuracy", a->accuracy,
+                 "CSV 'language,accuracy' for the correlation (default: the file's baseline "
+                 "accuracies, if it has an /accuracy table)");
+  app.add_option("--accuracy-task", a->accuracy_task,
+                 "which task's baseline accuracy of the file to correlate with");
   app.add_option("--middle", a->middle, "middle MoE layers FIRST-LAST (0-indexed; default: the "
                                         "middle third)");
   app.add_option("--tau", a->o.tau, "Delta threshold of language/task experts")
@@ -122,6 +126,12 @@ MOE_COMMAND(analyze, 45, "Routing analyses of a results file: divergence, entrop
       const auto groups = moe::analysis::read_stats_groups(f.root());
       if (groups.empty())
         throw moe::InputError(a->file, "expected routing statistics under /routing, found none");
+      if (a->accuracy.empty()) {
+        o.accuracy_by_model = moe::analysis::read_baseline_accuracy(f.root(), a->accuracy_task);
+        if (!o.accuracy_by_model.empty())
+          o.accuracy_source = a->file + ":/accuracy (baseline" +
+                              (a->accuracy_task.empty() ? "" : ", task " + a->accuracy_task) + ")";
+      }
       result = moe::analysis::analyze(groups, o);
     }
     for (const auto& c : result.corpora) print_corpus(c);

@@ -11,6 +11,7 @@
 
 #include "results/h5.h"
 #include "runtime/core/error.h"
+#include "sweeps/tasks/languages.h"
 
 namespace moe::analysis {
 
@@ -18,15 +19,23 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Does group g hold language `code` (by its name or its canonical code label)?
+// A language code in its canonical form from the language table (as given if unknown), so that
+// "de", "deu_Latn" and a task's "de" meet.
+std::string canonical(const std::string& code) {
+  const tasks::Language* l = tasks::find_language(code);
+  return l ? std::string(l->code) : code;
+}
+
 bool is_language(const StatsGroup& g, const std::string& code) {
-  return g.language == code || (!code.empty() && g.label("language_code") == code);
+  return canonical(g.language) == canonical(code);
 }
 
 // Removes a link (and what hangs below it) if present.
 void remove_link(const h5::Group& parent, const std::string& name) {
   if (parent.has(name)) H5Ldelete(parent.id(), name.c_str(), H5P_DEFAULT);
 }
+
+constexpr const char* kWriter = "moe-sweep analyze";  // `source` of the expert sets it writes
 
 }  // namespace
 
@@ -117,7 +126,9 @@ CorpusAnalysis analyze_corpus(const std::vector<const StatsGroup*>& gs, const An
     a.importance_entropy.push_back(g->stats.layer_mean(g->stats.importance_entropy));
     a.consistency.push_back(g->stats.layer_mean(g->stats.consistency));
     double acc = kNaN;
-    for (const auto& [lang, v] : o.accuracy)
+    const auto by_model = o.accuracy_by_model.find(g->model);
+    for (const auto& [lang, v] :
+         by_model != o.accuracy_by_model.end() ? by_model->second : o.accuracy)
       if (is_language(*g, lang)) acc = v;
     a.accuracy.push_back(acc);
   }
@@ -133,9 +144,7 @@ CorpusAnalysis analyze_corpus(const std::vector<const StatsGroup*>& gs, const An
   std::vector<double> scores, mids;
   for (size_t i = 0; i < a.languages.size(); ++i) {
     if (a.divergence[i].per_layer.empty()) continue;
-    double s = 0.0;
-    for (int l = m0; l <= m1; ++l) s += a.divergence[i].per_layer[size_t(l)];
-    a.middle_divergence[i] = s / (m1 - m0 + 1);
+    a.middle_divergence[i] = metrics::mean_in_layers(a.divergence[i], m0, m1);
     if (gs[i] == ref || std::isnan(a.accuracy[i])) continue;
     curves.push_back(a.divergence[i]);
     scores.push_back(a.accuracy[i]);
@@ -282,8 +291,18 @@ Analysis analyze(const std::vector<StatsGroup>& groups, const AnalysisOptions& o
 }
 
 void write_analysis(const h5::Group& root, const Analysis& a, const AnalysisOptions& o) {
+  // Refuse before changing anything: a set name analyze would write that belongs to a sweep.
+  auto analyze_owned = [](const h5::Group& g) {
+    return g.has_attr("source") && g.attr_string("source") == kWriter;
+  };
+  for (const NamedExpertSet& n : a.expert_sets) {
+    const std::string path = "experts/" + n.model + "/" + n.name;
+    if (root.has(path) && !analyze_owned(root.open_group(path)))
+      throw input_error(root.file().string() + ":/" + path,
+                        "expected no expert set of that name besides analyze's own, found one "
+                        "(a sweep's set)");
+  }
   remove_link(root, "analysis");
-  remove_link(root, "experts");
   const h5::Group an = root.group("analysis");
   an.set_attr("reference", o.reference);
   an.set_attr("accuracy_source", o.accuracy_source);
@@ -335,9 +354,17 @@ void write_analysis(const h5::Group& root, const Analysis& a, const AnalysisOpti
     t.write("spearman", sp);
     t.set_attr("columns", std::vector<std::string>{"layer", "n", "pearson", "spearman"});
   }
+  // Expert sets: replace the ones an earlier analyze wrote; never touch a sweep's own sets.
   const h5::Group ex = root.group("experts");
+  for (const std::string& model : ex.children()) {
+    const h5::Group m = ex.open_group(model);
+    for (const std::string& name : m.children()) {
+      if (analyze_owned(m.open_group(name))) remove_link(m, name);
+    }
+  }
   for (const NamedExpertSet& n : a.expert_sets) {
     const h5::Group g = ex.group(n.model + "/" + n.name);
+    g.set_attr("source", std::string(kWriter));
     g.set_attr("rule", n.set.rule);
     g.set_attr("corpus", n.corpus);
     g.set_attr("target", n.target);
@@ -403,6 +430,45 @@ std::map<std::string, double> read_accuracy_csv(const std::filesystem::path& pat
       throw InputError(where, fmt::format("language '{}' given twice", lang));
   }
   if (out.empty()) throw InputError(path.string(), "expected at least one language row, found none");
+  return out;
+}
+
+}  // namespace moe::analysis
+
+namespace moe::analysis {
+
+std::map<std::string, std::map<std::string, double>> read_baseline_accuracy(
+    const h5::Group& root, const std::string& task) {
+  std::map<std::string, std::map<std::string, double>> out;
+  if (!root.has("accuracy")) return out;
+  const h5::Group t = root.open_group("accuracy");
+  const auto model = t.read_strings("model");
+  const auto tasks_col = t.read_strings("task");
+  const auto method = t.read_strings("method");
+  const auto language = t.read_strings("language");
+  const auto accuracy = t.read<double>("accuracy");
+  const size_t n = model.size();
+  if (tasks_col.size() != n || method.size() != n || language.size() != n || accuracy.size() != n)
+    throw InputError(root.file().string() + ":/accuracy",
+                     "expected columns of equal length, found different lengths");
+  std::set<std::string> names;
+  for (size_t i = 0; i < n; ++i)
+    if (method[i] == "none") names.insert(tasks_col[i]);
+  std::string pick = task;
+  if (pick.empty()) {
+    if (names.size() > 1)
+      throw InputError(root.file().string() + ":/accuracy",
+                       fmt::format("expected one task or --accuracy-task, found baselines of {}",
+                                   fmt::join(names, ", ")));
+    if (names.empty()) return out;
+    pick = *names.begin();
+  } else if (!names.count(pick)) {
+    throw InputError(root.file().string() + ":/accuracy",
+                     fmt::format("expected baseline rows of task '{}', found tasks {}", pick,
+                                 fmt::join(names, ", ")));
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (method[i] == "none" && tasks_col[i] == pick) out[model[i]][language[i]] = accuracy[i];
   return out;
 }
 

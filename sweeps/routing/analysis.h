@@ -42,8 +42,11 @@ struct AnalysisOptions {
   std::string reference = "en";   // the language divergence is measured from
   // Middle layers (0-indexed MoE layers, inclusive); unset = the middle third [L/3, 2L/3).
   std::optional<std::pair<int, int>> middle;
-  // Per-language accuracy (language -> score) for the correlation; empty = none.
+  // Per-language accuracy (language -> score) for the correlation, for every model; empty =
+  // none. accuracy_by_model (model -> language -> score) takes precedence for its models.
+  // Languages match through the language table ("de" meets "deu_Latn").
   std::map<std::string, double> accuracy;
+  std::map<std::string, std::map<std::string, double>> accuracy_by_model;
   std::string accuracy_source;    // where the scores came from (file, table), recorded
   // Expert identification.
   double tau = 0.4;               // Delta > tau (language and task experts)
@@ -94,8 +97,17 @@ struct Analysis {
 
 Analysis analyze(const std::vector<StatsGroup>& groups, const AnalysisOptions& options);
 
-// Writes /analysis/{model}/{corpus}/... and /experts/{model}/{name} (replacing both trees).
+// Writes /analysis/{model}/{corpus}/... (replacing /analysis) and /experts/{model}/{name}
+// (attribute source = "moe-sweep analyze"; sets an earlier analyze wrote are replaced, other sets
+// are kept, and a name clash with one of them is an InputError).
 void write_analysis(const h5::Group& root, const Analysis& a, const AnalysisOptions& options);
+
+// Baseline accuracies of a merged results file: the /accuracy rows with method "none" of `task`
+// (or of its only task when `task` is empty), as model -> language -> accuracy. Empty when the
+// file has no /accuracy table. InputError if several tasks are present and none is named, or the
+// named one is absent.
+std::map<std::string, std::map<std::string, double>> read_baseline_accuracy(
+    const h5::Group& root, const std::string& task);
 
 // Reads "language,accuracy" rows (a header line is required; '#' lines skipped). InputError
 // naming the file and line for anything else.

@@ -164,6 +164,59 @@ TEST(RoutingAnalysis, WritesTheAnalysisAndExpertTrees) {
   std::filesystem::remove(path);
 }
 
+TEST(RoutingAnalysis, KeepsASweepsExpertSetsAndRefusesANameClash) {
+  const auto path = std::filesystem::temp_directory_path() / "moe_analysis_keep_test.h5";
+  const std::vector<StatsGroup> gs{group("de", 2, 2, kEn, {0.5f, 0.3f, 1.0f, 0.2f}),
+                                   group("en", 2, 2, kEn, kFreqEn)};
+  const Analysis a = analyze(gs, {});
+  {
+    auto f = h5::File::create(path);
+    f.root().group("experts/m/qwen_math").set_attr("rule", std::string("math"));
+    write_analysis(f.root(), a, {});
+    write_analysis(f.root(), a, {});
+    EXPECT_TRUE(f.root().has("experts/m/qwen_math"));
+    EXPECT_TRUE(f.root().has("experts/m/flores.lang_de.delta_threshold"));
+    f.root().group("experts/m/flores.lang_de.delta_sigma_x");  // unrelated name: kept
+  }
+  {
+    auto f = h5::File::open_rw(path);
+    H5Ldelete(f.root().id(), "experts/m/flores.lang_de.delta_sigma", H5P_DEFAULT);
+    f.root().group("experts/m/flores.lang_de.delta_sigma");  // a set analyze did not write
+    EXPECT_THROW(write_analysis(f.root(), a, {}), InputError);
+    EXPECT_TRUE(f.root().has("analysis/m/flores"));  // nothing changed before the refusal
+    EXPECT_TRUE(f.root().has("experts/m/flores.lang_de.delta_threshold"));
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(RoutingAnalysis, BaselineAccuracyOfTheFileMatchesLanguagesThroughTheTable) {
+  const auto path = std::filesystem::temp_directory_path() / "moe_analysis_acc_test.h5";
+  {
+    auto f = h5::File::create(path);
+    const auto t = f.root().group("accuracy");
+    t.write_strings("model", {"m", "m", "m", "m"});
+    t.write_strings("task", {"mgsm", "mgsm", "mgsm", "belebele"});
+    t.write_strings("method", {"none", "soft", "none", "none"});
+    t.write_strings("language", {"de", "de", "en", "de"});
+    t.write("accuracy", std::vector<double>{0.6, 0.7, 0.9, 0.5});
+  }
+  auto f = h5::File::open(path);
+  EXPECT_THROW(read_baseline_accuracy(f.root(), ""), InputError);  // two tasks
+  EXPECT_THROW(read_baseline_accuracy(f.root(), "xquad"), InputError);
+  const auto acc = read_baseline_accuracy(f.root(), "mgsm");
+  EXPECT_DOUBLE_EQ(acc.at("m").at("de"), 0.6);
+  EXPECT_DOUBLE_EQ(acc.at("m").at("en"), 0.9);
+  // FLORES statistics named by FLORES codes meet the task's 2-letter codes.
+  std::vector<StatsGroup> gs{group("deu_Latn", 2, 3, kEn, kFreqEn),
+                             group("eng_Latn", 2, 3, kEn, kFreqEn)};
+  AnalysisOptions o;
+  o.accuracy_by_model = acc;
+  const Analysis a = analyze(gs, o);
+  EXPECT_EQ(a.corpora[0].reference, "eng_Latn");
+  EXPECT_DOUBLE_EQ(a.corpora[0].accuracy[0], 0.6);
+  std::filesystem::remove(path);
+}
+
 TEST(RoutingAnalysis, AccuracyCsvErrorsNameTheLine) {
   const auto path = std::filesystem::temp_directory_path() / "moe_accuracy_test.csv";
   {
