@@ -222,6 +222,17 @@ TEST(RoutingStatistics, TokenPairsAreDistinctWhenEnoughAndOrdered) {
   EXPECT_NE(draw_token_pairs(40, 500, 1, 3), p);   // seeds differ
 }
 
+TEST(RoutingStatistics, TokenPairsEqualAnIndependentPythonImplementation) {
+  // Values printed by token_pairs() of tests/integration/routing/check_routing_stats.py, which
+  // implements MT19937-64, Lemire's below() and the pair unranking on its own.
+  using P = std::vector<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(draw_token_pairs(40, 5, 1234, 9), (P{{7, 18}, {18, 36}, {3, 32}, {4, 30}, {9, 19}}));
+  EXPECT_EQ(draw_token_pairs(3, 7, 1234, 9),
+            (P{{0, 1}, {1, 2}, {0, 2}, {0, 2}, {0, 1}, {0, 1}, {0, 1}}));
+  EXPECT_EQ(draw_token_pairs(4, 10, 0, 0), (P{{1, 2}, {0, 1}, {1, 2}, {1, 2}, {0, 1}, {0, 2},
+                                              {1, 3}, {0, 3}, {1, 3}, {0, 1}}));
+}
+
 TEST(RoutingStatistics, TokenPairsWithReplacementCoverEveryPairOfAShortSequence) {
   const auto p = draw_token_pairs(4, 500, 0, 0);  // M = 6 < 500
   ASSERT_EQ(p.size(), 500u);
