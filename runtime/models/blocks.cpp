@@ -55,7 +55,7 @@ RopeTable make_rope_table(const io::RopeConfig& rope, int head_dim, bool long_fa
         const float w_extrap = 1.0f - ramp;
         t.inv_freq[size_t(i)] = interp * (1.0f - w_extrap) + extrap * w_extrap;
       }
-      t.scale = rope.factor <= 1.0 ? 1.0f : float(0.1 * std::log(rope.factor) + 1.0);
+      t.scale = float(rope.attention_factor);  // 0.1 ln(factor) + 1 unless the config says
       break;
     }
     case Kind::kLongRope: {

@@ -80,7 +80,7 @@ ExpertWeights load_mxfp4_experts(const WeightSource& w, const std::string& prefi
   }
   x.glu.kind = GluSpec::Kind::kClampedSwish;
   x.glu.limit = float(c.swiglu_limit);
-  x.glu.alpha = 1.702f;  // fixed in the reference (GptOssExperts.alpha)
+  x.glu.alpha = float(c.swiglu_alpha);  // 1.702
   return x;
 }
 

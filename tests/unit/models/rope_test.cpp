@@ -20,6 +20,7 @@ io::RopeConfig gpt_oss_20b_rope() {
   r.beta_slow = 1;
   r.truncate = false;
   r.original_max_position_embeddings = 4096;
+  r.attention_factor = 1.3465735902799727;  // 0.1 ln(32) + 1, as the config parser derives it
   return r;
 }
 
@@ -63,8 +64,8 @@ TEST(Rope, YarnInverseFrequenciesMatchHandValuesAndTransformers) {
       4.38797854940276e-07f, 3.023511396804679e-07f};
   for (int i = 0; i < 32; ++i)  // within 2 f32 ulps (pow may differ in the last bit)
     EXPECT_NEAR(t.inv_freq[size_t(i)], tf[i], 2.5e-7f * tf[i]) << "i = " << i;
-  // Attention factor 0.1 ln(32) + 1.
-  EXPECT_NEAR(t.scale, 1.3465735902799727, 1e-6);
+  // cos/sin scale: the attention factor.
+  EXPECT_FLOAT_EQ(t.scale, 1.3465735902799727f);
 }
 
 TEST(Rope, LongRopeTablesUseTheChosenFactorsAndMscale) {

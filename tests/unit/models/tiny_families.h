@@ -51,6 +51,7 @@ inline io::ModelConfig tiny_gpt_oss_config(const TinyFamilySpec& s) {
   c.norm_eps = 1e-5;
   c.attention_bias = c.attention_sinks = c.router_bias = c.expert_bias = true;
   c.swiglu_limit = 7.0;
+  c.swiglu_alpha = 1.702;
   c.rope.kind = io::RopeConfig::Kind::kYarn;
   c.rope.theta = 150000;
   c.rope.factor = 32;
@@ -58,6 +59,7 @@ inline io::ModelConfig tiny_gpt_oss_config(const TinyFamilySpec& s) {
   c.rope.beta_slow = 1;
   c.rope.truncate = false;
   c.rope.original_max_position_embeddings = 4096;
+  c.rope.attention_factor = 0.1 * std::log(32.0) + 1.0;
   c.max_position_embeddings = 131072;
   c.torch_dtype = s.dtype;
   c.source = "tiny-gpt-oss/config.json";
