@@ -71,8 +71,16 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
   try {
     root = tok::Json::parse(json_text);
   } catch (const tok::Json::parse_error& e) {
-    throw input_error(label + ": byte " + std::to_string(e.byte), "expected valid JSON, found {}",
-                      e.what());
+    // e.what() is "[json.exception.parse_error.N] parse error at line L, column C: <problem>".
+    const std::string what = e.what();
+    const size_t at = what.find("parse error at ");
+    const size_t colon = what.find(": ", at == std::string::npos ? 0 : at);
+    const std::string where = at == std::string::npos || colon == std::string::npos
+                                  ? ""
+                                  : " (" + what.substr(at + 15, colon - at - 15) + ")";
+    throw input_error(label + ": byte " + std::to_string(e.byte) + where,
+                      "expected valid JSON, found {}",
+                      colon == std::string::npos ? what : what.substr(colon + 2));
   }
   try {
     return Tokenizer(Impl::build(root, label));
