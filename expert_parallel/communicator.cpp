@@ -23,6 +23,30 @@ size_t reduce_type_bytes(DType type) {
   return 0;
 }
 
+std::vector<std::string> allgather_strings(Communicator& c, const std::string& mine) {
+  MOE_ASSERT(c.device() == Device::CPU, "allgather_strings needs a host communicator");
+  const size_t R = size_t(c.size());
+  const int64_t n = int64_t(mine.size());
+  std::vector<int64_t> sizes(R);
+  c.allgather(&n, sizes.data(), sizeof(n));
+  // Each peer gets its own copy of `mine` (send regions of one call do not overlap).
+  std::string send;
+  send.reserve(R * mine.size());
+  for (size_t p = 0; p < R; ++p) send += mine;
+  std::vector<int64_t> sc(R, n), sd(R), rd(R);
+  int64_t total = 0;
+  for (size_t p = 0; p < R; ++p) {
+    sd[p] = int64_t(p) * n;
+    rd[p] = total;
+    total += sizes[p];
+  }
+  std::string recv(size_t(total), '\0');
+  c.alltoallv(send.data(), sc, sd, recv.data(), sizes, rd, 1);
+  std::vector<std::string> out(R);
+  for (size_t p = 0; p < R; ++p) out[p] = recv.substr(size_t(rd[p]), size_t(sizes[p]));
+  return out;
+}
+
 void LocalCommunicator::alltoallv(const void* send, std::span<const int64_t> send_counts,
                                   std::span<const int64_t> send_displs, void* recv,
                                   std::span<const int64_t> recv_counts,

@@ -22,6 +22,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "runtime/core/dtype.h"
 #include "runtime/core/tensor.h"
@@ -103,5 +104,8 @@ inline int64_t allreduce_max(Communicator& c, int64_t v) {
   c.allreduce(&v, 1, DType::I64, ReduceOp::kMax);
   return v;
 }
+// Every rank's `mine` (bytes of any length, e.g. a serialised result), in rank order. Host
+// communicators only. Collective.
+std::vector<std::string> allgather_strings(Communicator& c, const std::string& mine);
 
 }  // namespace moe::ep

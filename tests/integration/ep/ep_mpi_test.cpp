@@ -5,7 +5,9 @@
 //    that reference itself): identical selected experts and routing weights, identical greedy
 //    output, routing statistics (counts summed over the replica) identical, per-sequence
 //    interventions identical, logits and loglikelihoods bitwise equal on the reference backend;
-//    for in-memory qwen3_moe and olmoe models;
+//    for in-memory qwen3_moe and olmoe models, the golden fixture checkpoints of all four
+//    families (tests/golden, f32 and bf16) and the checkpoints listed in MOE_EP_CHECKPOINTS
+//    (directories, e.g. written by `moe-sweep make-model`, separated by ':');
 //  - the NCCL communicator across ranks where every rank has a GPU (skipped otherwise).
 // Every rank runs every test; failures are printed by the rank that sees them, and the exit
 // status is the worst over all ranks.
@@ -19,6 +21,7 @@
 #include "expert_parallel/mpi_communicator.h"
 #include "expert_parallel/nccl_communicator.h"
 #include "expert_parallel/replica.h"
+#include "runtime/io/model_config.h"
 #include "tests/unit/ep/ep_equivalence.h"
 #include "tests/unit/models/tiny_model.h"
 
@@ -88,6 +91,9 @@ TEST(MpiCommunicator, ReductionsBroadcastGatherAndSplit) {
   w.alltoall(blocks.data(), got.data(), sizeof(int32_t));
   for (int p = 0; p < R; ++p) EXPECT_EQ(got[size_t(p)], 100 * p + me);
   w.barrier();
+  const auto strings = allgather_strings(w, std::string(size_t(me), char('a' + me)));
+  ASSERT_EQ(strings.size(), size_t(R));
+  for (int p = 0; p < R; ++p) EXPECT_EQ(strings[size_t(p)], std::string(size_t(p), char('a' + p)));
   // Odd and even ranks, reversed order by key.
   auto half = w.split(me % 2, -me);
   EXPECT_EQ(half->size(), (R + 1 - me % 2) / 2);
@@ -102,10 +108,16 @@ TEST(MpiCommunicator, ReductionsBroadcastGatherAndSplit) {
 void check_model(const std::function<std::shared_ptr<Model>(Replica*)>& load, int R, int64_t vocab,
                  const std::string& what) {
   const auto all = testing::make_requests(vocab);
+  testing::Outcome plain;
   for (bool intervene : {false, true}) {
     // Reference: the whole model, every request, in this process.
     const testing::Outcome ref = testing::run_requests(load(nullptr), all, intervene,
                                                        [](const std::function<void()>& f) { f(); });
+    if (!intervene) plain = ref;
+    // The intervention must change the routing, or comparing it would prove nothing.
+    if (intervene) {
+      EXPECT_GT(testing::count_changed_records(plain, ref), 0) << what;
+    }
     ReplicaOptions ro;
     ro.expert_parallel = R;
     Replica rep = Replica::split(*g_world, ro);
@@ -155,6 +167,45 @@ TEST(ExpertParallelMpi, TinyOlmoeBf16ReplicasEqualOneProcess) {
   s.dtype = DType::BF16;
   for (int R : degrees()) check_model(tiny_loader(s), R, s.vocab, "tiny olmoe bf16");
 }
+
+// The golden fixture checkpoints (written by transformers, tests/golden) of every family, and
+// the directories in MOE_EP_CHECKPOINTS (e.g. written by `moe-sweep make-model`).
+std::vector<std::string> checkpoints() {
+  std::vector<std::string> out;
+  if (const char* src = std::getenv("MOE_SOURCE_DIR"))
+    for (const char* f : {"qwen3_moe", "olmoe", "gpt_oss", "phimoe"})
+      for (const char* dt : {"f32", "bf16"})
+        out.push_back(fmt::format("{}/tests/golden/{}_{}", src, f, dt));
+  if (const char* env = std::getenv("MOE_EP_CHECKPOINTS")) {
+    std::stringstream ss(env);
+    for (std::string dir; std::getline(ss, dir, ':');)
+      if (!dir.empty()) out.push_back(dir);
+  }
+  return out;
+}
+
+class EpCheckpoint : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EpCheckpoint, ReplicasEqualOneProcess) {
+  const std::filesystem::path dir = GetParam();
+  ASSERT_TRUE(std::filesystem::exists(dir / "config.json")) << dir;
+  const io::ModelConfig c = io::load_model_config(dir);
+  auto load = [&](Replica* rep) {
+    return rep ? rep->load_model(dir, ref_options()) : load_model(dir, ref_options());
+  };
+  for (int R : degrees())
+    check_model(load, R, c.vocab_size,
+                fmt::format("{} ({})", dir.filename().string(), io::family_name(c.family)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, EpCheckpoint, ::testing::ValuesIn(checkpoints()),
+                         [](const auto& info) {
+                           std::string n = std::filesystem::path(info.param).filename().string();
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(EpCheckpoint);
 
 TEST(NcclCommunicatorMpi, AlltoallvAcrossRanksOnTheirGpus) {
   std::string why;

@@ -95,6 +95,11 @@ TEST(Replica, SplitMakesReplicasOfConsecutiveRanks) {
     std::vector<int64_t> v{who};
     allreduce_sum(rep.comm(), v);
     EXPECT_EQ(v[0], rep.index() == 0 ? 0 + 1 : 2 + 3);
+    // Results of any size gathered over the replica, in rank order.
+    const auto got = allgather_strings(rep.comm(), std::string(size_t(world->rank()), 'x'));
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].size(), size_t(2 * rep.index()));
+    EXPECT_EQ(got[1].size(), size_t(2 * rep.index() + 1));
   });
 }
 
