@@ -73,7 +73,10 @@ struct ExpertWeights {
   } layout = GateUp::kSeparate;
   // How gate_up / down hold their [out, in] matrices.
   enum class Format {
-    kFloat,  // F32 / BF16 / F16 tensors of the shapes above
+    kFloat,            // F32 / BF16 / F16 tensors of the shapes above
+    kFloatTransposed,  // (layout kFused or kInterleaved) float tensors stored [in, out]:
+                       // gate_up[e] [H, 2I], down[e] [I, H] (transformers' own parameter layout
+                       // of gpt_oss experts, as dequantised checkpoints store them)
     kMxfp4,  // (gpt_oss, layout kFused or kInterleaved) U8 views of the published MXFP4 blocks,
              // never dequantised in memory: gate_up[e] [2I, H/32, 16], down[e] [H, I/32, 16]
              // (two FP4 E2M1 values per byte, low nibble first) with E8M0 scales

@@ -10,8 +10,9 @@
 //  - experts: MXFP4 as published (U8 blocks [E, rows, cols/32, 16], E8M0 scales
 //    [E, rows, cols/32]), kept as zero-copy views of the checkpoint and decoded a row/tile at a
 //    time inside the expert GEMMs (never dequantised in memory: a 20B checkpoint stays ~13 GB);
+//    a dequantised checkpoint (transformers' float [E, in, out] parameters) is used as stored;
 //    gate/up rows interleaved (row 2i gate, 2i+1 up); biases added after each GEMM; clamped
-//    SwiGLU: g = min(g, limit), u = clamp(u, -limit, limit), (u + 1) g sigmoid(1.702 g);
+//    SwiGLU: g = min(g, limit), u = clamp(u, -limit, limit), (u + 1) g sigmoid(alpha g);
 //  - every layer is MoE.
 #include <fmt/format.h>
 
@@ -35,48 +36,61 @@ Tensor get_u8(const WeightSource& w, const std::string& name, const Shape& shape
   return t;
 }
 
-// The MXFP4 experts of one layer: "<prefix>{gate_up,down}_proj_{blocks,scales,bias}".
-ExpertWeights load_mxfp4_experts(const WeightSource& w, const std::string& prefix,
-                                 const io::ModelConfig& c, int moe_layer,
-                                 const std::function<bool(int, int)>& hold_expert) {
+// The experts of one layer: MXFP4 as published ("<prefix>{gate_up,down}_proj_{blocks,scales}"
+// U8) or transformers' dequantised parameters ("<prefix>{gate_up,down}_proj" float, stored
+// [E, in, out]); biases "<prefix>{gate_up,down}_proj_bias" either way.
+ExpertWeights load_gpt_oss_experts(const WeightSource& w, const std::string& prefix,
+                                   const io::ModelConfig& c, int moe_layer,
+                                   const std::function<bool(int, int)>& hold_expert) {
   const int E = c.num_experts;
   const int64_t H = c.hidden_size, I = c.moe_intermediate_size;
-  if (!w.has(prefix + "gate_up_proj_blocks"))
-    throw input_error(w.label(),
-                      "expected the MXFP4 expert tensor '{}gate_up_proj_blocks' (U8, as "
-                      "published), found none",
-                      prefix);
-  for (auto [what, n] : {std::pair{"hidden_size", H}, std::pair{"intermediate_size", I}})
-    if (n % kMxfp4Block != 0)
-      throw input_error(c.source.string() + ": key '" + what + "'",
-                        "expected a multiple of {} (MXFP4 experts), found {}", kMxfp4Block, n);
   ExpertWeights x;
   x.layout = ExpertWeights::GateUp::kInterleaved;
-  x.format = ExpertWeights::Format::kMxfp4;
   x.hidden = int(H);
   x.intermediate = int(I);
-  const int64_t hb = H / kMxfp4Block, ib = I / kMxfp4Block;
-  const Tensor gu = get_u8(w, prefix + "gate_up_proj_blocks", {E, 2 * I, hb, 16});
-  const Tensor gus = get_u8(w, prefix + "gate_up_proj_scales", {E, 2 * I, hb});
+  Tensor gu, gus, dn, dns;
+  if (w.has(prefix + "gate_up_proj_blocks")) {
+    for (auto [what, n] : {std::pair{"hidden_size", H}, std::pair{"intermediate_size", I}})
+      if (n % kMxfp4Block != 0)
+        throw input_error(c.source.string() + ": key '" + what + "'",
+                          "expected a multiple of {} (MXFP4 experts), found {}", kMxfp4Block, n);
+    x.format = ExpertWeights::Format::kMxfp4;
+    const int64_t hb = H / kMxfp4Block, ib = I / kMxfp4Block;
+    gu = get_u8(w, prefix + "gate_up_proj_blocks", {E, 2 * I, hb, 16});
+    gus = get_u8(w, prefix + "gate_up_proj_scales", {E, 2 * I, hb});
+    dn = get_u8(w, prefix + "down_proj_blocks", {E, H, ib, 16});
+    dns = get_u8(w, prefix + "down_proj_scales", {E, H, ib});
+  } else if (w.has(prefix + "gate_up_proj")) {
+    x.format = ExpertWeights::Format::kFloatTransposed;
+    gu = w.get(prefix + "gate_up_proj", {E, H, 2 * I});
+    dn = w.get(prefix + "down_proj", {E, I, H});
+  } else {
+    throw input_error(w.label(),
+                      "expected the expert tensors '{0}gate_up_proj_blocks' (MXFP4, as published) "
+                      "or '{0}gate_up_proj' (dequantised), found neither",
+                      prefix);
+  }
   const Tensor gub = w.get(prefix + "gate_up_proj_bias", {E, 2 * I});
-  const Tensor dn = get_u8(w, prefix + "down_proj_blocks", {E, H, ib, 16});
-  const Tensor dns = get_u8(w, prefix + "down_proj_scales", {E, H, ib});
   const Tensor dnb = w.get(prefix + "down_proj_bias", {E, H});
-  for (auto* v : {&x.gate_up, &x.gate_up_scales, &x.gate_up_bias, &x.down, &x.down_scales,
-                  &x.down_bias})
-    v->resize(size_t(E));
+  for (auto* v : {&x.gate_up, &x.gate_up_bias, &x.down, &x.down_bias}) v->resize(size_t(E));
+  if (gus.defined()) {
+    x.gate_up_scales.resize(size_t(E));
+    x.down_scales.resize(size_t(E));
+  }
   for (int e = 0; e < E; ++e) {
     if (hold_expert && !hold_expert(moe_layer, e)) continue;
-    const auto one = [e](const Tensor& t) {
+    const auto one = [e](const Tensor& t) {  // expert e of a stacked [E, ...] tensor, a view
       Shape s(t.shape().begin() + 1, t.shape().end());
       return t.slice_rows(e, e + 1).reshape(std::move(s));
     };
     x.gate_up[size_t(e)] = one(gu);
-    x.gate_up_scales[size_t(e)] = one(gus);
     x.gate_up_bias[size_t(e)] = one(gub);
     x.down[size_t(e)] = one(dn);
-    x.down_scales[size_t(e)] = one(dns);
     x.down_bias[size_t(e)] = one(dnb);
+    if (gus.defined()) {
+      x.gate_up_scales[size_t(e)] = one(gus);
+      x.down_scales[size_t(e)] = one(dns);
+    }
   }
   x.glu.kind = GluSpec::Kind::kClampedSwish;
   x.glu.limit = float(c.swiglu_limit);
@@ -101,7 +115,7 @@ std::shared_ptr<Model> build_gpt_oss(const io::ModelConfig& c, const WeightSourc
     b.router = w.get(p + "mlp.router.weight", {c.num_experts, H});
     b.router_bias = w.get(p + "mlp.router.bias", {c.num_experts});
     b.routing = {io::RoutingKind::kTopKSoftmax, c.num_experts, c.top_k, false, 0.0};
-    b.experts = load_mxfp4_experts(w, p + "mlp.experts.", c, i, o.hold_expert);
+    b.experts = load_gpt_oss_experts(w, p + "mlp.experts.", c, i, o.hold_expert);
     m->layers.push_back(std::move(L));
   }
   load_common_ends(*m, w, rms);

@@ -171,18 +171,29 @@ void CpuReferenceBackend::linear(const Tensor& x, const Tensor& w, const Tensor*
 }
 
 void CpuReferenceBackend::expert_linear(const Tensor& x, const Tensor& w, const Tensor* scales,
-                                        const Tensor* bias, Tensor& y) {
+                                        ExpertWeights::Format format, const Tensor* bias,
+                                        Tensor& y) {
+  using Format = ExpertWeights::Format;
   const int64_t in = x.size(1);
-  if (scales) {  // MXFP4: w [out, in/32, 16] U8 blocks, scales [out, in/32] U8; decoded per row
-    MOE_ASSERT(w.dtype() == DType::U8 && w.ndim() == 3 && w.size(1) * kMxfp4Block == in &&
-                   scales->size(0) == w.size(0) && scales->size(1) == w.size(1),
-               "MXFP4 expert blocks {} / scales {} for input width {}", shape_str(w.shape()),
-               shape_str(scales->shape()), in);
+  if (format == Format::kMxfp4) {  // w [out, in/32, 16] U8 blocks, scales [out, in/32] U8
+    MOE_ASSERT(scales && w.dtype() == DType::U8 && w.ndim() == 3 &&
+                   w.size(1) * kMxfp4Block == in && scales->size(0) == w.size(0) &&
+                   scales->size(1) == w.size(1),
+               "MXFP4 expert blocks {} for input width {}", shape_str(w.shape()), in);
     const uint8_t* blocks = w.data<uint8_t>();
     const uint8_t* sc = scales->data<uint8_t>();
     gemm_rows(x, w.size(0),
               [&](int64_t o, float* row) {
                 decode_mxfp4(blocks + o * (in / 2), sc + o * (in / kMxfp4Block), in, row);
+              },
+              nullptr, round_, y);
+  } else if (format == Format::kFloatTransposed) {  // w [in, out]: row o of W is column o
+    MOE_ASSERT(w.size(0) == in, "transposed expert {} for input width {}", shape_str(w.shape()),
+               in);
+    const int64_t out = w.size(1);
+    gemm_rows(x, out,
+              [&](int64_t o, float* row) {
+                for (int64_t i = 0; i < in; ++i) row[i] = cpu_load(w, i * out + o);
               },
               nullptr, round_, y);
   } else {
@@ -354,7 +365,7 @@ void CpuReferenceBackend::expert_ffn(const Tensor& x_rows, std::span<const int64
       Tensor gu = alloc(DType::F32, {r1 - r0, 2 * I});
       const Tensor* bias = w.gate_up_bias.empty() ? nullptr : &w.gate_up_bias[size_t(e)];
       expert_linear(x, w.gate_up[size_t(e)], mxfp4 ? &w.gate_up_scales[size_t(e)] : nullptr,
-                    bias, gu);
+                    w.format, bias, gu);
       const bool inter = w.layout == ExpertWeights::GateUp::kInterleaved;
       for (int64_t r = 0; r < r1 - r0; ++r)
         for (int64_t i = 0; i < I; ++i) {
@@ -365,7 +376,8 @@ void CpuReferenceBackend::expert_ffn(const Tensor& x_rows, std::span<const int64
     glu(g, u, w.glu, g);
     Tensor y = y_rows.slice_rows(r0, r1);
     const Tensor* dbias = w.down_bias.empty() ? nullptr : &w.down_bias[size_t(e)];
-    expert_linear(g, w.down[size_t(e)], mxfp4 ? &w.down_scales[size_t(e)] : nullptr, dbias, y);
+    expert_linear(g, w.down[size_t(e)], mxfp4 ? &w.down_scales[size_t(e)] : nullptr, w.format,
+                  dbias, y);
     for (int64_t r = 0; r < r1 - r0; ++r)
       for (int64_t c = 0; c < H; ++c)
         y.data<float>()[r * H + c] = act(y.data<float>()[r * H + c] * row_weight[size_t(r0 + r)]);

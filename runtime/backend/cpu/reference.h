@@ -54,11 +54,12 @@ class CpuReferenceBackend : public Backend {
  protected:
   // Rounds to the activation dtype (identity unless bf16 emulation is on).
   float act(float v) const { return round_ ? round_bf16(v) : v; }
-  // One expert matrix: y = act(act(x w^T) + bias) (bias optional). w: a float [out, in] tensor,
-  // or with `scales` MXFP4 blocks [out, in/32, 16] U8 and scales [out, in/32] U8, decoded one
-  // row at a time.  x: [T, in]; y: [T, out]
-  void expert_linear(const Tensor& x, const Tensor& w, const Tensor* scales, const Tensor* bias,
-                     Tensor& y);
+  // One expert matrix: y = act(act(x w^T) + bias) (bias optional), w stored as `format` says:
+  // a float [out, in] tensor, a float [in, out] tensor (kFloatTransposed), or MXFP4 blocks
+  // [out, in/32, 16] U8 with `scales` [out, in/32] U8 decoded one row at a time.
+  // x: [T, in]; y: [T, out]
+  void expert_linear(const Tensor& x, const Tensor& w, const Tensor* scales,
+                     ExpertWeights::Format format, const Tensor* bias, Tensor& y);
   BackendOptions options_;
   bool round_ = false;
 };

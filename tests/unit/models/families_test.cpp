@@ -215,6 +215,45 @@ TEST(GptOss, BatchedSequencesOfDifferentLengthsEqualEachAlone) {
   }
 }
 
+// transformers' dequantised layout: float [E, in, out] per matrix, decoded from the MXFP4 blocks.
+Tensor dequantised_transposed(const MapWeights& w, const std::string& name, int64_t E, int64_t rows,
+                              int64_t cols) {
+  const Tensor& b = w.tensors().at(name + "_blocks");
+  const Tensor& s = w.tensors().at(name + "_scales");
+  Tensor out = Tensor::empty(DType::F32, {E, cols, rows});
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t r = 0; r < rows; ++r) {
+      decode_mxfp4(b.data<uint8_t>() + (e * rows + r) * cols / 2,
+                   s.data<uint8_t>() + (e * rows + r) * cols / 32, cols, row.data());
+      for (int64_t c = 0; c < cols; ++c) out.data<float>()[(e * cols + c) * rows + r] = row[size_t(c)];
+    }
+  return out;
+}
+
+TEST(GptOss, DequantisedTransposedExpertsGiveTheSameLogitsAsMxfp4) {
+  const TinyFamilySpec s;
+  const MapWeights w = testing::tiny_gpt_oss_weights(s);
+  MapWeights deq;
+  for (const auto& [name, t] : w.tensors())
+    if (name.find("_blocks") == std::string::npos && name.find("_scales") == std::string::npos)
+      deq.put(name, t);
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = fmt::format("model.layers.{}.mlp.experts.", l);
+    deq.put(p + "gate_up_proj",
+            dequantised_transposed(w, p + "gate_up_proj", s.experts, 2 * s.moe_inter, s.hidden));
+    deq.put(p + "down_proj", dequantised_transposed(w, p + "down_proj", s.experts, s.hidden, s.moe_inter));
+  }
+  ModelLoadOptions o;
+  o.backend.name = "cpu-ref";
+  auto a = build_model(testing::tiny_gpt_oss_config(s), w, o);
+  auto b = build_model(testing::tiny_gpt_oss_config(s), deq, o);
+  EXPECT_EQ(b->experts(0).format, ExpertWeights::Format::kFloatTransposed);
+  const auto ids = prompt(11, 6);
+  const Tensor la = testing::all_logits(*a, ids), lb = testing::all_logits(*b, ids);
+  for (int64_t i = 0; i < la.numel(); ++i) ASSERT_EQ(la.data<float>()[i], lb.data<float>()[i]) << i;
+}
+
 TEST(GptOss, FloatExpertTensorsAreRejectedWithTheTensorName) {
   TinyFamilySpec s;
   MapWeights w = testing::tiny_gpt_oss_weights(s);
