@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <thread>
 
 #include "runtime/core/error.h"
 #include "runtime/io/tokenizer.h"
@@ -99,6 +100,25 @@ TEST(MadeTokenizer, RoundTripsMultilingualText) {
     // Merges were learned: clearly fewer tokens than bytes.
     EXPECT_LT(ids.size(), std::string(kText).size() * 2 / 3);
   }
+}
+
+TEST(MadeTokenizer, ConcurrentEncodesGiveTheSameIdsAsOneThread) {
+  // encode() is const and shares the piece cache and the regexes between threads.
+  const Tokenizer t = Tokenizer::from_json(made(Family::kQwen3Moe).tokenizer_json, "made");
+  std::vector<std::string> texts;
+  for (int i = 0; i < 200; ++i) texts.push_back(std::to_string(i) + " " + kText);
+  std::vector<std::vector<int32_t>> expected;
+  for (const auto& text : texts) expected.push_back(t.encode(text));
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&, k] {
+      for (size_t i = 0; i < texts.size(); ++i)
+        if (t.encode(texts[(i + 50 * k) % texts.size()]) != expected[(i + 50 * k) % texts.size()])
+          ++mismatches[k];
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 TEST(MadeTokenizer, PhimoeAddsBosOnlyWithSpecialTokens) {
