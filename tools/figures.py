@@ -11,6 +11,7 @@ corpus):
   entropy_{model}_{corpus}.png      mean per-token routing entropy per layer (ln E dashed)
   consistency_{model}_{corpus}.png  token routing consistency per layer
   similarity_{model}_{corpus}.png   cross-language similarity (1 - JSD), mean over middle layers
+                                    (colour scale from the smallest value to 1)
   delta_{model}_{corpus}.png        distribution of Delta (frequency difference) of the
                                     language/task expert rules, with tau
   experts_{model}.png               experts selected per layer by each stored rule
@@ -115,7 +116,12 @@ def corpus_figures(f, model, corpus, out, written):
     a, b = int(g.attrs["middle_first"]), int(g.attrs["middle_last"])
     m = sim[a:b + 1].mean(axis=0)
     fig, ax = plt.subplots(figsize=(1.2 + 0.5 * len(langs), 1.0 + 0.5 * len(langs)))
-    im = ax.imshow(m, cmap="magma", vmin=min(m.min(), 1.0 - math.log(2)), vmax=1.0)
+    im = ax.imshow(m, cmap="magma", vmin=m.min(), vmax=1.0)
+    if len(langs) <= 12:
+        for a_ in range(len(langs)):
+            for b_ in range(len(langs)):
+                ax.text(b_, a_, "%.3f" % m[a_, b_], ha="center", va="center", fontsize=6,
+                        color="w" if m[a_, b_] < (m.min() + 1.0) / 2 else "k")
     ax.set_xticks(range(len(langs)))
     ax.set_xticklabels(langs, rotation=60, fontsize=8)
     ax.set_yticks(range(len(langs)))
@@ -149,13 +155,17 @@ def corpus_figures(f, model, corpus, out, written):
 
 def expert_figure(f, model, out, written):
     sets = f["experts"][model]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     drawn = 0
+    colours = plt.get_cmap("tab20")
     for name, s in sets.items():
+        if "per_layer_count" not in s:
+            continue
         counts = np.asarray(s["per_layer_count"][()], dtype=float)
         if counts.sum() == 0:
             continue
-        ax.plot(np.arange(len(counts)), counts, marker="o", ms=3, label=name)
+        ax.plot(np.arange(len(counts)), counts, marker="o", ms=3, label=name,
+                color=colours(drawn % 20), linestyle=("-", "--", ":")[(drawn // 20) % 3])
         drawn += 1
     if drawn == 0:
         ax.text(0.5, 0.5, "no expert selected by any rule", ha="center", transform=ax.transAxes)
@@ -163,7 +173,7 @@ def expert_figure(f, model, out, written):
     ax.set_ylabel("experts selected")
     ax.set_title("%s: experts selected per layer" % model)
     if drawn:
-        ax.legend(fontsize=6, ncol=2)
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save(fig, out, "experts_%s.png" % safe(model), written)
 
 
