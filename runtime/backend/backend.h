@@ -173,12 +173,14 @@ class Backend {
                           std::span<const float> row_weight, const ExpertWeights& w,
                           Tensor& y_rows) = 0;
   // The whole local MoE expert computation: out[t] = sum_j weights[t,j] E_{experts[t,j]}(x[t]),
-  // summed in top-k order. x: [T, H]; experts: [T, k]; weights: [T, k]; out: [T, H].
+  // summed in ascending expert id order (as transformers' eager experts accumulate). x: [T, H]; experts: [T, k]; weights: [T, k]; out: [T, H].
   // The default buckets tokens by expert (counting sort), runs expert_ffn over contiguous rows
   // and combines; a backend may fuse it.
   virtual void moe_experts(const Tensor& x, const Tensor& experts, const Tensor& weights,
                            const ExpertWeights& w, Tensor& out);
-  // out[t] = sum_j y_rows[slot[t * k + j]] in j order (rounded once to the activation dtype).
+  // out[t] = sum over j of y_rows[slot[t * k + j]], added in ascending row order (rows are
+  // grouped by ascending expert id, so this is ascending expert order), rounding to the
+  // activation dtype after each addition.  k <= 64.
   // y_rows: [N, H]; slot: [T * k] host; out: [T, H]
   virtual void combine(const Tensor& y_rows, std::span<const int32_t> slot, int k,
                        Tensor& out) = 0;

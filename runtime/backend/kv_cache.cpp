@@ -12,7 +12,8 @@ KvCache::KvCache(Backend& backend, const KvCacheSpec& spec) : spec_(spec) {
              spec.block_size);
   MOE_ASSERT(spec.window.empty() || int(spec.window.size()) == spec.num_layers,
              "kv cache windows for {} of {} layers", spec.window.size(), spec.num_layers);
-  num_blocks_ = (spec.max_tokens + spec.block_size - 1) / spec.block_size;
+  // Every sequence may waste part of its last block: max_tokens are guaranteed over any split.
+  num_blocks_ = (spec.max_tokens + spec.block_size - 1) / spec.block_size + spec.max_seqs;
   // Group 0 (full attention) always exists: it also accounts the cache's token capacity.
   groups_.resize(1);
   layer_group_.assign(size_t(spec.num_layers), 0);

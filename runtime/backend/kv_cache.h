@@ -32,7 +32,8 @@ struct KvCacheSpec {
   DType dtype = DType::F32;
   int block_size = 16;
   int max_seqs = 1;
-  int64_t max_tokens = 0;    // total cached tokens over all live sequences
+  int64_t max_tokens = 0;    // total cached tokens over all live sequences (guaranteed however
+                             // they are split among sequences)
   std::vector<int> window;   // [num_layers] sliding window of each layer, 0 = full (empty: all 0)
 };
 

@@ -64,21 +64,33 @@ void DecoderModel::forward(const ForwardBatch& batch, KvCache& cache, HookList h
   Tensor x = be.alloc(DType::F32, {T, H});
   Tensor h = be.alloc(DType::F32, {T, H});
   Tensor y = be.alloc(DType::F32, {T, H});
+  auto observe = [&](const char* what, int layer, const Tensor& t) {
+    if (observer_) observer_(layer < 0 ? what : fmt::format("layers.{}.{}", layer, what), t);
+  };
   be.embedding(embed, batch.tokens, x);
+  observe("embed", -1, x);
   for (size_t l = 0; l < layers.size(); ++l) {
     const DecoderLayer& L = layers[l];
+    const int li = int(l);
     L.input_norm.apply(be, x, h);
-    step.seqs = group_seqs[size_t(cache.layer_group(int(l)))];
-    L.attn.forward(be, h, step, cache.layer(int(l)), y);
+    observe("attn_norm", li, h);
+    step.seqs = group_seqs[size_t(cache.layer_group(li))];
+    L.attn.forward(be, h, step, cache.layer(li), y);
+    observe("attn_out", li, y);
     be.add(y, x);
+    observe("resid_attn", li, x);
     L.post_norm.apply(be, x, h);
+    observe("mlp_norm", li, h);
     if (L.is_moe) {
-      ctx.layer = int(l);
+      ctx.layer = li;
       L.moe.forward(be, h, step, hooks, runner_.get(), y);
+      observe("moe_out", li, y);
     } else {
       L.dense.forward(be, h, y);
+      observe("mlp_out", li, y);
     }
     be.add(y, x);
+    observe("resid_mlp", li, x);
   }
   for (const ForwardBatch::Seq& q : batch.seqs)
     cache.set_length(q.cache_slot, cache.length(q.cache_slot) + q.len);
@@ -88,6 +100,7 @@ void DecoderModel::forward(const ForwardBatch& batch, KvCache& cache, HookList h
   Tensor xr = be.alloc(DType::F32, {R, H});
   be.gather_rows(x, batch.logit_rows, xr);
   final_norm.apply(be, xr, xr);
+  observe("final_norm", -1, xr);
   Tensor out = be.alloc(DType::F32, {R, lm_head.size(0)});
   be.linear(xr, lm_head, lm_head_bias.defined() ? &lm_head_bias : nullptr, out);
   *logits = be.to_host(out);

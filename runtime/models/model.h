@@ -100,6 +100,12 @@ class Model {
   virtual const ExpertWeights& experts(int moe_layer) const = 0;
   void set_expert_runner(std::shared_ptr<ExpertRunner> runner) { runner_ = std::move(runner); }
 
+  // Debugging: called with every named intermediate of forward() ("embed", "layers.3.attn_out",
+  // "layers.3.moe_out", "final_norm", ... ; [T, D] f32 on the backend's device). Null = off
+  // (the default; no cost).
+  using Observer = std::function<void(const std::string& name, const Tensor& t)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
  protected:
   Model(io::ModelConfig config, std::shared_ptr<Backend> backend)
       : config_(std::move(config)), backend_(std::move(backend)) {}
@@ -107,6 +113,7 @@ class Model {
   std::shared_ptr<Backend> backend_;
   std::shared_ptr<ExpertRunner> runner_;  // null = local experts
   std::string description_;
+  Observer observer_;
 };
 
 // Loads `dir` (config.json + safetensors) for its family on the backend options name.

@@ -5,14 +5,15 @@
 //                 RMS scale-then-cast: y = bf16(w * x * rsqrt(...)); LayerNorm: y = bf16(...)
 //   add           inout = bf16(inout + x)
 //   rope          cos, sin rounded to bf16; y = bf16(bf16(x cos) + bf16(rot(x) sin))
-//   attention     scores, softmax and the weighted sum in f32; output rounded once (sdpa)
+//   attention     eager: scores bf16(bf16(q k) * scale); softmax in f32 (with sinks: of the
+//                 row-max-subtracted scores rounded first); probabilities rounded; bf16(p v)
 //   glu (silu)    bf16(bf16(silu(g)) * u)
 //   route         weights rounded to bf16 (".to(router_logits.dtype)"); the sparsemixer's mask
 //                 computed in bf16 (routing.h)
 //   expert_ffn    each GEMM output rounded, expert biases added after it and rounded again
 //                 (gpt_oss: `x @ W + b`), activation as glu, then bf16(y * weight); MXFP4
 //                 weights are decoded row by row (exact in bf16 and f32)
-//   combine       sum over k in f32, rounded once (grouped_mm experts: ".sum(dim=1)")
+//   combine       eager experts: acc = bf16(acc + y_e) in ascending expert id order
 #include "runtime/backend/cpu/reference.h"
 
 #include <omp.h>
@@ -289,14 +290,23 @@ void CpuReferenceBackend::attention(const Tensor& q, const KvLayer& kv,
           const int64_t base = ((int64_t(s.blocks[j / B]) * nkv + kh) * B + j % B) * d;
           double dot = 0;
           for (int64_t c = 0; c < d; ++c) dot += double(qv[c]) * cpu_load(kv.k, base + c);
-          const double v = float(dot) * args.scale;
+          const double v = act(act(float(dot)) * args.scale);
           sc[size_t(j - j0)] = v;
           m = std::max(m, v);
         }
-        const double sink = args.sinks ? double(cpu_load(*args.sinks, h)) : 0.0;
-        if (args.sinks) m = std::max(m, sink);
+        // Softmax in f32 over the scores (and the sink column); probabilities rounded to the
+        // activation dtype before they weight V. With sinks the reference subtracts the row
+        // maximum in the activation dtype first.
+        double sink = args.sinks ? double(cpu_load(*args.sinks, h)) : 0.0;
+        if (args.sinks) {
+          m = std::max(m, sink);
+          sink = act(float(sink - m));
+          for (double& v : sc) v = act(float(v - m));
+          m = 0.0;
+        }
         double denom = args.sinks ? std::exp(sink - m) : 0.0;
         for (double& v : sc) denom += (v = std::exp(v - m));
+        for (double& v : sc) v = act(float(v / denom));
         float* o = out.data<float>() + (row * nh + h) * d;
         for (int64_t c = 0; c < d; ++c) {
           double acc = 0;
@@ -304,7 +314,7 @@ void CpuReferenceBackend::attention(const Tensor& q, const KvLayer& kv,
             const int64_t base = ((int64_t(s.blocks[j / B]) * nkv + kh) * B + j % B) * d;
             acc += sc[size_t(j - j0)] * cpu_load(kv.v, base + c);
           }
-          o[c] = act(float(acc / denom));
+          o[c] = act(float(acc));
         }
       }
     }
@@ -391,10 +401,13 @@ void CpuReferenceBackend::combine(const Tensor& y_rows, std::span<const int32_t>
   float* o = out.data<float>();
 #pragma omp parallel for if (T * H * k > kParallelWork)
   for (int64_t t = 0; t < T; ++t) {
+    int32_t rows[64];
+    std::copy(slot.begin() + t * k, slot.begin() + (t + 1) * k, rows);
+    std::sort(rows, rows + k);
     for (int64_t c = 0; c < H; ++c) {
       float acc = 0.0f;
-      for (int j = 0; j < k; ++j) acc += y[int64_t(slot[size_t(t * k + j)]) * H + c];
-      o[t * H + c] = act(acc);
+      for (int j = 0; j < k; ++j) acc = act(acc + y[int64_t(rows[j]) * H + c]);
+      o[t * H + c] = acc;
     }
   }
 }

@@ -1,0 +1,40 @@
+// Command-line options shared by the subcommands that load a model (generate, trace, ...):
+// --backend, --threads, --bf16-emulation. Header-only; used only by sweeps/cli/*.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "runtime/core/error.h"
+#include "runtime/models/model.h"
+
+namespace moe::cli {
+
+struct ModelFlags {
+  std::string backend = "cpu";
+  int threads = 0;
+  std::string bf16_emulation = "auto";
+
+  void add(CLI::App& app) {
+    app.add_option("--backend", backend, "cpu (fast) or cpu-ref (reference, slow)")
+        ->capture_default_str();
+    app.add_option("--threads", threads, "worker threads (0 = all cores)")->capture_default_str();
+    app.add_option("--bf16-emulation", bf16_emulation,
+                   "cpu-ref: round activations like transformers' bf16 (auto = for bf16 "
+                   "checkpoints), on, off")
+        ->check(CLI::IsMember({"auto", "on", "off"}))
+        ->capture_default_str();
+  }
+  ModelLoadOptions load_options() const {
+    ModelLoadOptions o;
+    o.backend.name = backend;
+    o.backend.threads = threads;
+    using E = ModelLoadOptions::Bf16Emulation;
+    o.bf16_emulation = bf16_emulation == "on" ? E::kOn : bf16_emulation == "off" ? E::kOff : E::kAuto;
+    return o;
+  }
+};
+
+}  // namespace moe::cli

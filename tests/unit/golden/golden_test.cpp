@@ -1,0 +1,218 @@
+// Golden parity with Hugging Face transformers: `moe-sweep trace` runs on each committed fixture
+// checkpoint (tests/golden/<case>, made by tools/make_golden.py) and its HDF5 output is compared
+// with the fixture's expected.h5 (transformers' eager attention and experts):
+//   - selected experts identical, except where the recorded router logits have a near-tie
+//     (gap below kTieGap) that makes the order, or the k-th place, a coin flip: such groups are
+//     compared as sets, or the token-layer is excluded when the tie straddles the k-th place;
+//     the test prints how many were relaxed or excluded;
+//   - router logits, routing weights and final logits within the per-case tolerances below;
+//   - greedy tokens identical; a mismatch is accepted (and ends that prompt's comparison) only
+//     at a step whose recorded top-1/top-2 margin is below twice the logit tolerance.
+// Tolerances (absolute), and the router-logit gap below which two experts count as near-tied:
+//   f32 cases: activations in f32 like transformers; differences come from summation order
+//     only (observed: about 5e-6): logits and router logits 2e-5, weights 2e-6, tie gap 1e-4.
+//   bf16 cases, cpu-ref with bf16 emulation: rounding at transformers' points; what remains is
+//     an occasional 1-ulp flip of a bf16 rounding (f32 accumulation order), which then spreads
+//     to later layers and tokens: logits 0.0625 and router logits 0.0625 (1-2 bf16 ulps at
+//     |x| ~ 2-8), weights 8e-3; tie gap 1/64 (exact bf16 ties, which torch.topk breaks
+//     arbitrarily, and 1-ulp gaps).
+//   bf16 cases, cpu (fast path keeps f32 activations, rounds only GEMM inputs to bf16): logits
+//     0.25, router logits 0.125, weights 0.03, tie gap 0.25.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "results/h5.h"
+#include "results/routing_trace.h"
+
+namespace moe {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Tolerance {
+  double logits, router, weights;
+  double tie_gap;  // router logit gaps below this count as near-ties
+};
+
+struct GoldenCase {
+  std::string name;     // tests/golden/<name>
+  std::string backend;  // cpu-ref | cpu
+  Tolerance tol;
+};
+
+std::string case_label(const ::testing::TestParamInfo<GoldenCase>& i) {
+  std::string s = i.param.name + "_" + i.param.backend;
+  std::replace(s.begin(), s.end(), '-', '_');
+  return s;
+}
+
+class Golden : public ::testing::TestWithParam<GoldenCase> {};
+
+// Runs the CLI; returns its exit status, output in `log`.
+int run(const std::string& cmd, std::string* log) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) log->append(buf, n);
+  return pclose(p);
+}
+
+TEST_P(Golden, TraceMatchesTransformers) {
+  const GoldenCase& gc = GetParam();
+  const fs::path dir = fs::path(MOE_SOURCE_DIR) / "tests/golden" / gc.name;
+  const results::RoutingTrace want = results::read_routing_trace(dir / "expected.h5");
+  std::vector<std::vector<float>> greedy_logits;  // [prompt][G * V]
+  {
+    h5::File f = h5::File::open(dir / "expected.h5");
+    for (size_t i = 0; i < want.prompts.size(); ++i)
+      greedy_logits.push_back(f.root().open_group(fmt::format("prompt_{:04d}", i)).read<float>("greedy_logits"));
+  }
+  const fs::path tmp = fs::temp_directory_path() / fmt::format("moe_golden_{}_{}_{}", gc.name, gc.backend, getpid());
+  fs::create_directories(tmp);
+  {
+    std::ofstream p(tmp / "prompts.jsonl");
+    for (const auto& pr : want.prompts) p << fmt::format("{{\"ids\": [{}]}}\n", fmt::join(pr.input_ids, ", "));
+  }
+  const size_t G = want.prompts[0].greedy_tokens.size();
+  std::string log;
+  const std::string cmd = fmt::format("{} trace {} --prompts {} --out {} --greedy {} --backend {}",
+                                      MOE_CLI_PATH, dir.string(), (tmp / "prompts.jsonl").string(),
+                                      (tmp / "got.h5").string(), G, gc.backend);
+  ASSERT_EQ(run(cmd, &log), 0) << cmd << "\n" << log;
+  const results::RoutingTrace got = results::read_routing_trace(tmp / "got.h5");
+  fs::remove_all(tmp);
+
+  EXPECT_EQ(got.family, want.family);
+  EXPECT_EQ(got.num_layers, want.num_layers);
+  EXPECT_EQ(got.num_experts, want.num_experts);
+  ASSERT_EQ(got.top_k, want.top_k);
+  ASSERT_EQ(got.prompts.size(), want.prompts.size());
+  const int E = want.num_experts, k = want.top_k;
+  const double tie_gap = gc.tol.tie_gap;
+  auto sorted_experts = [&](const float* lg) {
+    std::vector<int> order(static_cast<size_t>(E));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return lg[a] > lg[b]; });
+    return order;
+  };
+  int rows = 0, relaxed_order = 0, excluded = 0, greedy_compared = 0, greedy_diverged = 0;
+  double max_logit = 0, max_router = 0, max_weight = 0;
+  for (size_t p = 0; p < want.prompts.size(); ++p) {
+    const results::PromptTrace& w = want.prompts[p];
+    const results::PromptTrace& g = got.prompts[p];
+    ASSERT_EQ(g.input_ids, w.input_ids);
+    ASSERT_EQ(g.layers.size(), w.layers.size());
+    const size_t T = w.input_ids.size();
+    // A near-tie at the k-th place lets either side pick either expert. Where the two picked
+    // differently, the token's hidden state differs from then on (and later tokens attend to
+    // it): the prompt is compared only before the first such token.
+    size_t cut = T;
+    for (size_t t = 0; t < T && cut == T; ++t)
+      for (size_t l = 0; l < w.layers.size() && cut == T; ++l) {
+        const float* lg = w.layers[l].router_logits.data() + t * size_t(E);
+        const std::vector<int> order = sorted_experts(lg);
+        if (lg[order[size_t(k) - 1]] - lg[order[size_t(k)]] >= tie_gap) continue;
+        std::vector<int32_t> ws(w.layers[l].selected_experts.begin() + int64_t(t) * k,
+                                w.layers[l].selected_experts.begin() + int64_t(t + 1) * k);
+        std::vector<int32_t> gs(g.layers[l].selected_experts.begin() + int64_t(t) * k,
+                                g.layers[l].selected_experts.begin() + int64_t(t + 1) * k);
+        std::sort(ws.begin(), ws.end());
+        std::sort(gs.begin(), gs.end());
+        if (ws != gs) cut = t;
+      }
+    excluded += int((T - cut) * w.layers.size());
+    for (size_t l = 0; l < w.layers.size(); ++l) {
+      const results::LayerTrace& wl = w.layers[l];
+      const results::LayerTrace& gl = g.layers[l];
+      ASSERT_EQ(gl.layer, wl.layer);
+      for (size_t t = 0; t < cut; ++t) {
+        ++rows;
+        const float* lg = wl.router_logits.data() + t * size_t(E);
+        for (int e = 0; e < E; ++e)
+          max_router = std::max(max_router, double(std::fabs(gl.router_logits[t * size_t(E) + size_t(e)] - lg[e])));
+        const std::vector<int> order = sorted_experts(lg);
+        const int32_t* we = wl.selected_experts.data() + t * size_t(k);
+        const int32_t* ge = gl.selected_experts.data() + t * size_t(k);
+        // Consecutive near-tied places inside the top-k are compared as sets (their order is
+        // arbitrary; the expert outputs are summed in expert id order either way).
+        bool relaxed = false;
+        for (int a = 0; a < k;) {
+          int b = a + 1;
+          while (b < k && lg[order[size_t(b) - 1]] - lg[order[size_t(b)]] < tie_gap) ++b;
+          std::vector<int32_t> ws(we + a, we + b), gs(ge + a, ge + b);
+          if (b - a > 1) relaxed = true;
+          std::sort(ws.begin(), ws.end());
+          std::sort(gs.begin(), gs.end());
+          EXPECT_EQ(gs, ws) << "prompt " << p << " layer " << wl.layer << " token " << t
+                            << " places [" << a << ", " << b << ")";
+          a = b;
+        }
+        relaxed_order += relaxed;
+        for (int j = 0; j < k; ++j) {
+          const int32_t* pos = std::find(ge, ge + k, we[j]);
+          if (pos == ge + k) continue;  // already reported above
+          max_weight = std::max(max_weight, double(std::fabs(gl.routing_weights[t * size_t(k) + size_t(pos - ge)] -
+                                                             wl.routing_weights[t * size_t(k) + size_t(j)])));
+        }
+      }
+    }
+    ASSERT_EQ(g.vocab, w.vocab);
+    for (size_t i = 0; i < cut * size_t(w.vocab); ++i)
+      max_logit = std::max(max_logit, double(std::fabs(g.logits[i] - w.logits[i])));
+    // Greedy tokens: identical. A mismatch is legitimate only at a step whose recorded top-1 /
+    // top-2 margin is below twice the logit tolerance, or in a prompt cut above; the
+    // continuations may then diverge, so comparison stops there.
+    ASSERT_EQ(g.greedy_tokens.size(), w.greedy_tokens.size());
+    const int64_t V = w.vocab;
+    for (size_t s = 0; s < w.greedy_tokens.size(); ++s) {
+      if (g.greedy_tokens[s] == w.greedy_tokens[s]) {
+        ++greedy_compared;
+        continue;
+      }
+      std::vector<float> row(greedy_logits[p].begin() + int64_t(s) * V, greedy_logits[p].begin() + int64_t(s + 1) * V);
+      std::partial_sort(row.begin(), row.begin() + 2, row.end(), std::greater<float>());
+      EXPECT_TRUE(cut < T || row[0] - row[1] < 2 * gc.tol.logits)
+          << "prompt " << p << " greedy step " << s << ": " << g.greedy_tokens[s] << " vs "
+          << w.greedy_tokens[s] << " with a margin of " << row[0] - row[1];
+      ++greedy_diverged;
+      break;
+    }
+  }
+  std::printf("[ golden   ] %s on %s: %d token-layers compared, %d excluded (at or after a "
+              "near-tie at the k-th place), %d compared as sets (near-ties inside the top-k), %d "
+              "greedy tokens compared; max |diff| logits %.3g, router %.3g, weights %.3g\n",
+              gc.name.c_str(), gc.backend.c_str(), rows, excluded, relaxed_order, greedy_compared,
+              max_logit, max_router, max_weight);
+  EXPECT_LE(max_logit, gc.tol.logits);
+  EXPECT_LE(max_router, gc.tol.router);
+  EXPECT_LE(max_weight, gc.tol.weights);
+  EXPECT_GE(rows, 2 * excluded) << "too few token-layers left to compare";
+  EXPECT_GE(greedy_compared, int(want.prompts.size() * G) / 2) << "too few greedy tokens compared";
+}
+
+const Tolerance kF32{2e-5, 2e-5, 2e-6, 1e-4};
+const Tolerance kBf16Ref{0.0625, 0.0625, 8e-3, 1.0 / 64};
+const Tolerance kBf16Fast{0.25, 0.125, 0.03, 0.25};
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, Golden,
+    ::testing::Values(GoldenCase{"qwen3_moe_f32", "cpu-ref", kF32},
+                      GoldenCase{"qwen3_moe_bf16", "cpu-ref", kBf16Ref},
+                      GoldenCase{"olmoe_f32", "cpu-ref", kF32},
+                      GoldenCase{"olmoe_bf16", "cpu-ref", kBf16Ref}),
+    case_label);
+
+}  // namespace
+}  // namespace moe
