@@ -2,14 +2,16 @@
 
 #include <fmt/ranges.h>
 
+#include "runtime/backend/cpu/fast.h"
 #include "runtime/backend/cpu/reference.h"
 #include "runtime/core/error.h"
 
 namespace moe {
 
-std::vector<std::string> backend_names() { return {"cpu-ref"}; }
+std::vector<std::string> backend_names() { return {"cpu", "cpu-ref"}; }
 
 std::shared_ptr<Backend> make_backend(const BackendOptions& options) {
+  if (options.name == "cpu") return std::make_shared<CpuFastBackend>(options);
   if (options.name == "cpu-ref") return std::make_shared<CpuReferenceBackend>(options);
   throw input_error("--backend", "expected one of {}, found '{}'",
                     fmt::join(backend_names(), ", "), options.name);

@@ -17,7 +17,8 @@
 //     |x| ~ 2-8), weights 8e-3; tie gap 1/64 (exact bf16 ties, which torch.topk breaks
 //     arbitrarily, and 1-ulp gaps).
 //   bf16 cases, cpu (fast path keeps f32 activations, rounds only GEMM inputs to bf16): logits
-//     0.25, router logits 0.125, weights 0.03, tie gap 0.25.
+//     0.25, router logits 0.125, weights 0.03, tie gap 0.125 (about twice the router logit
+//     differences observed).
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -198,20 +199,24 @@ TEST_P(Golden, TraceMatchesTransformers) {
   EXPECT_LE(max_logit, gc.tol.logits);
   EXPECT_LE(max_router, gc.tol.router);
   EXPECT_LE(max_weight, gc.tol.weights);
-  EXPECT_GE(rows, 2 * excluded) << "too few token-layers left to compare";
+  EXPECT_GE(rows * 5, (rows + excluded) * 2) << "fewer than 40% of the token-layers compared";
   EXPECT_GE(greedy_compared, int(want.prompts.size() * G) / 2) << "too few greedy tokens compared";
 }
 
 const Tolerance kF32{2e-5, 2e-5, 2e-6, 1e-4};
 const Tolerance kBf16Ref{0.0625, 0.0625, 8e-3, 1.0 / 64};
-const Tolerance kBf16Fast{0.25, 0.125, 0.03, 0.25};
+const Tolerance kBf16Fast{0.25, 0.125, 0.03, 0.125};
 
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, Golden,
     ::testing::Values(GoldenCase{"qwen3_moe_f32", "cpu-ref", kF32},
                       GoldenCase{"qwen3_moe_bf16", "cpu-ref", kBf16Ref},
                       GoldenCase{"olmoe_f32", "cpu-ref", kF32},
-                      GoldenCase{"olmoe_bf16", "cpu-ref", kBf16Ref}),
+                      GoldenCase{"olmoe_bf16", "cpu-ref", kBf16Ref},
+                      GoldenCase{"qwen3_moe_f32", "cpu", kF32},
+                      GoldenCase{"qwen3_moe_bf16", "cpu", kBf16Fast},
+                      GoldenCase{"olmoe_f32", "cpu", kF32},
+                      GoldenCase{"olmoe_bf16", "cpu", kBf16Fast}),
     case_label);
 
 }  // namespace

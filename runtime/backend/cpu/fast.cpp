@@ -1,0 +1,398 @@
+#include "runtime/backend/cpu/fast.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "runtime/backend/cpu/kernels.h"
+#include "runtime/backend/cpu/onednn.h"
+#include "runtime/core/error.h"
+
+namespace moe {
+
+namespace {
+
+constexpr int64_t kSmallM = 16;              // at most this many rows: the streaming kernel
+constexpr int64_t kParallelElems = 1 << 15;  // below this, element-wise ops stay serial
+
+// Row counts given to oneDNN are rounded up so few distinct primitives get created.
+int64_t padded_rows(int64_t m) {
+  if (m <= kSmallM) return m;
+  if (m <= 256) return (m + 31) / 32 * 32;
+  return (m + 63) / 64 * 64;
+}
+
+template <typename T>
+T* grow(std::vector<T>& v, int64_t n) {
+  if (int64_t(v.size()) < n) v.resize(size_t(n));
+  return v.data();
+}
+
+// Converts rows of f32 to bf16 (parallel for large inputs).
+void to_bf16(const float* x, uint16_t* out, int64_t n) {
+  if (n < kParallelElems) {
+    cpu::f32_to_bf16(x, out, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t b = n * t / nt / 16 * 16, e = t + 1 == nt ? n : n * (t + 1) / nt / 16 * 16;
+    cpu::f32_to_bf16(x + b, out + b, e - b);
+  }
+}
+
+}  // namespace
+
+struct CpuFastBackend::Scratch {
+  std::vector<uint16_t> xb, rows, act;
+  std::vector<float> gate, up, down;
+  struct Rope {
+    std::vector<float> inv_freq;
+    float scale = 1.0f;
+    std::vector<float> cos, sin;  // [positions][half]
+  };
+  std::vector<Rope> ropes;
+};
+
+CpuFastBackend::CpuFastBackend(BackendOptions options)
+    : CpuReferenceBackend(std::move(options)), s_(std::make_unique<Scratch>()) {
+  options_.bf16_rounding = false;  // the fast path keeps f32 activations
+  round_ = false;
+  bf16_kernels_ = cpu::cpu_has_avx512_bf16();
+}
+
+CpuFastBackend::~CpuFastBackend() = default;
+
+DType CpuFastBackend::kv_dtype(DType act) const {
+  return act == DType::BF16 && bf16_kernels_ ? DType::BF16 : DType::F32;
+}
+
+Tensor CpuFastBackend::prepare_weight(const Tensor& w) {
+  if (w.dtype() == DType::F16) return w.to_f32();
+  const size_t align = w.dtype() == DType::BF16 ? 2 : w.dtype() == DType::F32 ? 4 : 1;
+  if (reinterpret_cast<uintptr_t>(w.raw()) % align != 0) return w.clone();
+  return w;
+}
+
+void CpuFastBackend::matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w,
+                                 int64_t N, float* y, int64_t ldy) {
+  if (M == 0) return;
+  if (bf16_kernels_ && M <= kSmallM) {
+#pragma omp parallel if (N * K * M > kParallelElems)
+    {
+      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t n0 = N * t / nt, n1 = N * (t + 1) / nt;
+      cpu::gemm_bf16_small(x, M, K, K, w, K, n0, n1, y, ldy);
+    }
+    return;
+  }
+  if (cpu::onednn_gemm_bf16(x, M, K, K, w, N, y, ldy)) return;
+  // No usable oneDNN kernel on this machine: plain loops.
+#pragma omp parallel for
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t m = 0; m < M; ++m) {
+      float s = 0;
+      for (int64_t k = 0; k < K; ++k) s += bf16_to_f32(x[m * K + k]) * bf16_to_f32(w[n * K + k]);
+      y[m * ldy + n] = s;
+    }
+}
+
+void CpuFastBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+  const int64_t T = x.size(0), in = x.size(1), out = w.size(0);
+  MOE_ASSERT(w.size(1) == in && y.size(0) == T && y.size(1) == out, "linear {} x {}^T -> {}",
+             shape_str(x.shape()), shape_str(w.shape()), shape_str(y.shape()));
+  float* yp = y.data<float>();
+  if (w.dtype() == DType::BF16) {
+    uint16_t* xb = grow(s_->xb, T * in);
+    to_bf16(x.data<float>(), xb, T * in);
+    matmul_bf16(xb, T, in, w.data<uint16_t>(), out, yp, out);
+  } else if (w.dtype() != DType::F32 ||
+             !cpu::onednn_gemm_f32(x.data<float>(), T, in, in, w.data<float>(), out, yp, out)) {
+    CpuReferenceBackend::linear(x, w, b, y);
+    return;
+  }
+  if (b) {
+    std::vector<float> bias(static_cast<size_t>(out));
+    cpu_load_row(*b, 0, out, bias.data());
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t o = 0; o < out; ++o) yp[t * out + o] += bias[size_t(o)];
+  }
+}
+
+void CpuFastBackend::norm(const Tensor& x, const Tensor& w, const Tensor* b, const NormSpec& spec,
+                          Tensor& out) {
+  if (spec.kind == NormSpec::Kind::kLayerNorm) {
+    CpuReferenceBackend::norm(x, w, b, spec, out);
+    return;
+  }
+  const int64_t N = x.size(0), D = x.size(1);
+  std::vector<float> wf(static_cast<size_t>(D));
+  cpu_load_row(w, 0, D, wf.data());
+  const float* xp = x.data<float>();
+  float* op = out.data<float>();
+#pragma omp parallel for if (N * D > kParallelElems)
+  for (int64_t r = 0; r < N; ++r) {
+    const float* xr = xp + r * D;
+    float* yr = op + r * D;
+    float ss = 0;
+    for (int64_t i = 0; i < D; ++i) ss += xr[i] * xr[i];
+    const float rstd = 1.0f / std::sqrt(ss / float(D) + spec.eps);
+    for (int64_t i = 0; i < D; ++i) yr[i] = wf[size_t(i)] * (xr[i] * rstd);
+  }
+}
+
+void CpuFastBackend::add(const Tensor& x, Tensor& inout) {
+  const int64_t n = x.numel();
+  const float* a = x.data<float>();
+  float* o = inout.data<float>();
+#pragma omp parallel for simd if (n > kParallelElems)
+  for (int64_t i = 0; i < n; ++i) o[i] += a[i];
+}
+
+void CpuFastBackend::rope(Tensor& x, std::span<const int32_t> pos, const RopeTable& table) {
+  const int64_t T = x.size(0), n = x.size(1), d = x.size(2), half = d / 2;
+  MOE_ASSERT(int64_t(table.inv_freq.size()) == half, "rope table of {} for head_dim {}",
+             table.inv_freq.size(), d);
+  // cos/sin per position, computed once per table (same angles as the reference).
+  Scratch::Rope* r = nullptr;
+  for (Scratch::Rope& c : s_->ropes)
+    if (c.inv_freq == table.inv_freq && c.scale == table.scale) r = &c;
+  if (!r) {
+    s_->ropes.push_back({table.inv_freq, table.scale, {}, {}});
+    r = &s_->ropes.back();
+  }
+  int32_t max_pos = 0;
+  for (int32_t p : pos) max_pos = std::max(max_pos, p);
+  const int64_t have = int64_t(r->cos.size()) / std::max<int64_t>(half, 1);
+  if (max_pos >= have) {
+    const int64_t want = std::max<int64_t>(max_pos + 1, 2 * have);
+    r->cos.resize(size_t(want * half));
+    r->sin.resize(size_t(want * half));
+    for (int64_t p = have; p < want; ++p)
+      for (int64_t i = 0; i < half; ++i) {
+        const float angle = float(p) * table.inv_freq[size_t(i)];
+        r->cos[size_t(p * half + i)] = float(std::cos(double(angle))) * table.scale;
+        r->sin[size_t(p * half + i)] = float(std::sin(double(angle))) * table.scale;
+      }
+  }
+  float* xp = x.data<float>();
+#pragma omp parallel for if (T * n * d > kParallelElems)
+  for (int64_t t = 0; t < T; ++t) {
+    const float* c = r->cos.data() + int64_t(pos[size_t(t)]) * half;
+    const float* s = r->sin.data() + int64_t(pos[size_t(t)]) * half;
+    for (int64_t h = 0; h < n; ++h) {
+      float* v = xp + (t * n + h) * d;
+      for (int64_t i = 0; i < half; ++i) {
+        const float x1 = v[i], x2 = v[i + half];
+        v[i] = x1 * c[i] - x2 * s[i];
+        v[i + half] = x2 * c[i] + x1 * s[i];
+      }
+    }
+  }
+}
+
+void CpuFastBackend::kv_store(const Tensor& k, const Tensor& v, std::span<const AttentionSeq> seqs,
+                              KvLayer& kv) {
+  if (kv.k.dtype() != DType::BF16) {
+    CpuReferenceBackend::kv_store(k, v, seqs, kv);
+    return;
+  }
+  MOE_ASSERT(kv.block_size == 16, "the bf16 KV layout needs blocks of 16, not {}", kv.block_size);
+  const int64_t nkv = k.size(1), D = k.size(2);
+  uint16_t* kp = kv.k.data<uint16_t>();
+  uint16_t* vp = kv.v.data<uint16_t>();
+  for (const AttentionSeq& s : seqs)
+    for (int32_t i = 0; i < s.q_len; ++i) {
+      const int64_t p = s.ctx_len - s.q_len + i, row = s.q_begin + i;
+      const int64_t blk = s.blocks[p / 16];
+      for (int64_t h = 0; h < nkv; ++h) {
+        const int64_t off = (blk * nkv + h) * 16 * D;
+        cpu::kv_store_bf16(k.data<float>() + (row * nkv + h) * D,
+                           v.data<float>() + (row * nkv + h) * D, int(D), int(p % 16), kp + off,
+                           vp + off);
+      }
+    }
+}
+
+void CpuFastBackend::attention(const Tensor& q, const KvLayer& kv,
+                               std::span<const AttentionSeq> seqs, const AttentionArgs& args,
+                               Tensor& out) {
+  const int64_t nh = q.size(1), D = q.size(2), nkv = kv.k.size(1);
+  if (kv.k.dtype() != DType::BF16 || D > 256 || D % 2) {
+    CpuReferenceBackend::attention(q, kv, seqs, args, out);
+    return;
+  }
+  const int64_t group = nh / nkv, block_stride = nkv * 16 * D;
+  std::vector<float> sinks;
+  if (args.sinks) {
+    sinks.resize(static_cast<size_t>(nh));
+    cpu_load_row(*args.sinks, 0, nh, sinks.data());
+  }
+  std::vector<std::pair<int32_t, int32_t>> work;  // (seq, query index)
+  int64_t max_ctx = 0;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    max_ctx = std::max(max_ctx, seqs[s].ctx_len);
+    for (int32_t i = 0; i < seqs[s].q_len; ++i) work.emplace_back(int32_t(s), i);
+  }
+  const uint16_t* kp = kv.k.data<uint16_t>();
+  const uint16_t* vp = kv.v.data<uint16_t>();
+  const float* qp = q.data<float>();
+  float* op = out.data<float>();
+#pragma omp parallel if (int64_t(work.size()) * nh * max_ctx * D > kParallelElems)
+  {
+    std::vector<float> scratch(static_cast<size_t>(max_ctx + 48));
+#pragma omp for collapse(2) schedule(dynamic, 4)
+    for (int64_t w = 0; w < int64_t(work.size()); ++w)
+      for (int64_t h = 0; h < nh; ++h) {
+        const AttentionSeq& s = seqs[size_t(work[size_t(w)].first)];
+        const int64_t i = work[size_t(w)].second;
+        const int64_t p = s.ctx_len - s.q_len + i, row = s.q_begin + i, kh = h / group;
+        const int64_t j0 = args.sliding_window > 0 ? std::max<int64_t>(0, p - args.sliding_window + 1) : 0;
+        cpu::attention_row_bf16(qp + (row * nh + h) * D, int(D), s.blocks, kp + kh * 16 * D,
+                                vp + kh * 16 * D, block_stride, j0, p + 1, args.scale,
+                                args.sinks ? &sinks[size_t(h)] : nullptr, scratch.data(),
+                                op + (row * nh + h) * D);
+      }
+  }
+}
+
+void CpuFastBackend::glu(const Tensor& gate, const Tensor& up, const GluSpec& spec, Tensor& out) {
+  if (spec.kind != GluSpec::Kind::kSilu || !bf16_kernels_) {
+    CpuReferenceBackend::glu(gate, up, spec, out);
+    return;
+  }
+  const int64_t T = gate.size(0), I = gate.numel() / std::max<int64_t>(T, 1);
+#pragma omp parallel for if (T * I > kParallelElems)
+  for (int64_t t = 0; t < T; ++t)
+    cpu::silu_mul_f32(gate.data<float>() + t * I, up.data<float>() + t * I, out.data<float>() + t * I, I);
+}
+
+bool CpuFastBackend::fast_experts(const ExpertWeights& w) const {
+  if (!bf16_kernels_ || w.glu.kind != GluSpec::Kind::kSilu || !w.gate_up_bias.empty() ||
+      !w.down_bias.empty() || w.layout == ExpertWeights::GateUp::kInterleaved)
+    return false;
+  for (const Tensor& d : w.down)
+    if (d.defined() && d.numel() > 0 && d.dtype() != DType::BF16) return false;
+  return true;
+}
+
+void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t> offsets,
+                                  std::span<const int64_t> padded,
+                                  std::span<const float> row_weight, const ExpertWeights& w,
+                                  float* y_rows) {
+  const int64_t H = w.hidden, I = w.intermediate;
+  const bool fused = w.layout == ExpertWeights::GateUp::kFused;
+  for (int e = 0; e + 1 < int(offsets.size()); ++e) {
+    const int64_t m = offsets[size_t(e) + 1] - offsets[size_t(e)];
+    if (m == 0) continue;
+    MOE_ASSERT(w.down[size_t(e)].defined() && w.down[size_t(e)].numel() > 0,
+               "expert {} is not held by this process", e);
+    const int64_t mp = padded[size_t(e) + 1] - padded[size_t(e)];
+    const uint16_t* X = rows + padded[size_t(e)] * H;
+    float* G = grow(s_->gate, mp * 2 * I);
+    uint16_t* A = grow(s_->act, mp * I);
+    float* Dn = grow(s_->down, mp * H);
+    int64_t ldg = I;
+    const float* U = nullptr;
+    if (fused) {
+      matmul_bf16(X, mp, H, w.gate_up[size_t(e)].data<uint16_t>(), 2 * I, G, 2 * I);
+      ldg = 2 * I;
+      U = G + I;
+    } else {
+      float* Up = grow(s_->up, mp * I);
+      matmul_bf16(X, mp, H, w.gate[size_t(e)].data<uint16_t>(), I, G, I);
+      matmul_bf16(X, mp, H, w.up[size_t(e)].data<uint16_t>(), I, Up, I);
+      U = Up;
+    }
+#pragma omp parallel for if (mp * I > kParallelElems)
+    for (int64_t r = 0; r < mp; ++r) cpu::silu_mul_bf16(G + r * ldg, U + r * ldg, A + r * I, I);
+    matmul_bf16(A, mp, I, w.down[size_t(e)].data<uint16_t>(), H, Dn, H);
+    const int64_t r0 = offsets[size_t(e)];
+#pragma omp parallel for if (m * H > kParallelElems)
+    for (int64_t r = 0; r < m; ++r) {
+      const float wr = row_weight[size_t(r0 + r)];
+      float* yr = y_rows + (r0 + r) * H;
+      const float* dr = Dn + r * H;
+      for (int64_t c = 0; c < H; ++c) yr[c] = dr[c] * wr;
+    }
+  }
+}
+
+void CpuFastBackend::moe_experts(const Tensor& x, const Tensor& experts, const Tensor& weights,
+                                 const ExpertWeights& w, Tensor& out) {
+  if (!fast_experts(w)) {
+    Backend::moe_experts(x, experts, weights, w, out);
+    return;
+  }
+  const int64_t T = x.size(0), H = x.size(1);
+  const int k = int(experts.size(1)), E = w.num_experts();
+  const ExpertBuckets b = bucket_by_expert(experts.data<int32_t>(), weights.data<float>(), T, k, E);
+  std::vector<int64_t> padded(size_t(E) + 1, 0);
+  for (int e = 0; e < E; ++e)
+    padded[size_t(e) + 1] = padded[size_t(e)] + padded_rows(b.offsets[size_t(e) + 1] - b.offsets[size_t(e)]);
+  // bf16 copy of x, then each expert's rows gathered (pad rows zero).
+  uint16_t* xb = grow(s_->xb, T * H);
+  to_bf16(x.data<float>(), xb, T * H);
+  uint16_t* rows = grow(s_->rows, padded[size_t(E)] * H);
+#pragma omp parallel for if (T * k * H > kParallelElems)
+  for (int e = 0; e < E; ++e) {
+    const int64_t r0 = b.offsets[size_t(e)], m = b.offsets[size_t(e) + 1] - r0;
+    uint16_t* dst = rows + padded[size_t(e)] * H;
+    for (int64_t r = 0; r < m; ++r)
+      std::memcpy(dst + r * H, xb + int64_t(b.token[size_t(r0 + r)]) * H, size_t(H) * 2);
+    const int64_t pad = padded[size_t(e) + 1] - padded[size_t(e)] - m;
+    if (pad > 0) std::memset(dst + m * H, 0, size_t(pad * H) * 2);
+  }
+  Tensor y = alloc(DType::F32, {T * k, H});
+  experts_bf16(rows, b.offsets, padded, b.weight, w, y.data<float>());
+  combine(y, b.slot_row, k, out);
+}
+
+void CpuFastBackend::expert_ffn(const Tensor& x_rows, std::span<const int64_t> offsets,
+                                std::span<const float> row_weight, const ExpertWeights& w,
+                                Tensor& y_rows) {
+  if (!fast_experts(w)) {
+    CpuReferenceBackend::expert_ffn(x_rows, offsets, row_weight, w, y_rows);
+    return;
+  }
+  const int64_t H = w.hidden;
+  const int E = int(offsets.size()) - 1;
+  std::vector<int64_t> padded(size_t(E) + 1, 0);
+  for (int e = 0; e < E; ++e)
+    padded[size_t(e) + 1] = padded[size_t(e)] + padded_rows(offsets[size_t(e) + 1] - offsets[size_t(e)]);
+  uint16_t* rows = grow(s_->rows, padded[size_t(E)] * H);
+  for (int e = 0; e < E; ++e) {
+    const int64_t m = offsets[size_t(e) + 1] - offsets[size_t(e)];
+    uint16_t* dst = rows + padded[size_t(e)] * H;
+    to_bf16(x_rows.data<float>() + offsets[size_t(e)] * H, dst, m * H);
+    const int64_t pad = padded[size_t(e) + 1] - padded[size_t(e)] - m;
+    if (pad > 0) std::memset(dst + m * H, 0, size_t(pad * H) * 2);
+  }
+  experts_bf16(rows, offsets, padded, row_weight, w, y_rows.data<float>());
+}
+
+void CpuFastBackend::combine(const Tensor& y_rows, std::span<const int32_t> slot, int k,
+                             Tensor& out) {
+  const int64_t T = out.size(0), H = out.size(1);
+  const float* y = y_rows.data<float>();
+  float* o = out.data<float>();
+#pragma omp parallel for if (T * H * k > kParallelElems)
+  for (int64_t t = 0; t < T; ++t) {
+    int32_t rows[64];
+    std::copy(slot.begin() + t * k, slot.begin() + (t + 1) * k, rows);
+    std::sort(rows, rows + k);
+    float* ot = o + t * H;
+    const float* y0 = y + int64_t(rows[0]) * H;
+    for (int64_t c = 0; c < H; ++c) ot[c] = y0[c];
+    for (int j = 1; j < k; ++j) {
+      const float* yj = y + int64_t(rows[j]) * H;
+      for (int64_t c = 0; c < H; ++c) ot[c] += yj[c];
+    }
+  }
+}
+
+}  // namespace moe

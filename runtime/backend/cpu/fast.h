@@ -1,0 +1,64 @@
+// CpuFastBackend ("cpu"): the fast CPU path. bf16 weights are used in place (zero-copy views of
+// the checkpoint) with f32 accumulation: large products through oneDNN (AMX / AVX-512 brgemm),
+// small ones (decode: few rows per weight) through an AVX512-BF16 streaming kernel; activations
+// stay f32 (GEMM inputs are rounded to bf16, as a bf16 checkpoint's are in the reference);
+// multi-threaded with OpenMP. The KV cache of a bf16 model is bf16 in a blocked layout
+// (kernels.h) read by an AVX512-BF16 attention kernel.
+// MoE: tokens bucketed by expert (counting sort), one GEMM per expert over contiguous rows
+// (row counts rounded up to a few sizes so oneDNN primitives are reused).
+// Ops without a fast kernel here (f32 KV caches, gpt_oss expert layouts, ...) run the reference
+// code. Per-op agreement with the reference is tested in tests/unit/backend.
+// Thread-safety: see Backend; the scratch buffers make one instance single-threaded.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "runtime/backend/cpu/reference.h"
+
+namespace moe {
+
+class CpuFastBackend : public CpuReferenceBackend {
+ public:
+  explicit CpuFastBackend(BackendOptions options);
+  ~CpuFastBackend() override;
+
+  std::string name() const override { return "cpu"; }
+  // F16 weights become f32 copies; weights not aligned for their element type are copied.
+  Tensor prepare_weight(const Tensor& w) override;
+
+  void norm(const Tensor& x, const Tensor& w, const Tensor* b, const NormSpec& spec,
+            Tensor& out) override;
+  void linear(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) override;
+  void add(const Tensor& x, Tensor& inout) override;
+  void rope(Tensor& x, std::span<const int32_t> pos, const RopeTable& table) override;
+  void kv_store(const Tensor& k, const Tensor& v, std::span<const AttentionSeq> seqs,
+                KvLayer& kv) override;
+  void attention(const Tensor& q, const KvLayer& kv, std::span<const AttentionSeq> seqs,
+                 const AttentionArgs& args, Tensor& out) override;
+  void glu(const Tensor& gate, const Tensor& up, const GluSpec& spec, Tensor& out) override;
+  void moe_experts(const Tensor& x, const Tensor& experts, const Tensor& weights,
+                   const ExpertWeights& w, Tensor& out) override;
+  void expert_ffn(const Tensor& x_rows, std::span<const int64_t> offsets,
+                  std::span<const float> row_weight, const ExpertWeights& w,
+                  Tensor& y_rows) override;
+  void combine(const Tensor& y_rows, std::span<const int32_t> slot, int k, Tensor& out) override;
+  DType kv_dtype(DType act) const override;
+
+  // y[M, N] (row stride ldy) = x[M, K] . w[N, K]^T for bf16 x and w: the product every bf16
+  // linear and expert GEMM goes through (exposed for tests and benchmarks).
+  void matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w, int64_t N,
+                   float* y, int64_t ldy);
+
+ private:
+  struct Scratch;
+  // Grouped expert FFN over bf16 rows (sorted by expert, each group padded as `padded` says).
+  void experts_bf16(const uint16_t* rows, std::span<const int64_t> offsets,
+                    std::span<const int64_t> padded, std::span<const float> row_weight,
+                    const ExpertWeights& w, float* y_rows);
+  bool fast_experts(const ExpertWeights& w) const;
+  bool bf16_kernels_ = false;
+  std::unique_ptr<Scratch> s_;
+};
+
+}  // namespace moe

@@ -1,0 +1,44 @@
+// Hand-written kernels of the fast CPU backend for AVX-512 with BF16 (vdpbf16ps), compiled with
+// those instructions enabled in kernels_avx512bf16.cpp only; call them only when
+// cpu_has_avx512_bf16() is true (the backend checks once and falls back otherwise).
+//
+// Conventions: bf16 values are uint16_t bit patterns; every kernel is single-threaded over the
+// range it is given (the caller splits work across OpenMP threads); no allocation.
+//
+// Paged KV blocks in the bf16 layout of this backend (block_size 16, head_dim D even):
+//   K block of one KV head: [D/2][16 keys][2]   (key j, dim d at ((d/2)*16 + j)*2 + d%2)
+//   V block of one KV head: [8][D][2]           (key j, dim d at ((j/2)*D + d)*2 + j%2)
+// so that 16 keys' scores, and 16 dims of p.V over a key pair, are one vdpbf16ps each.
+#pragma once
+
+#include <cstdint>
+
+namespace moe::cpu {
+
+bool cpu_has_avx512_bf16();
+
+// out[i] = bf16(x[i]) (round to nearest even), n elements.
+void f32_to_bf16(const float* x, uint16_t* out, int64_t n);
+
+// y[m * ldy + n] = sum_k x[m * ldx + k] * w[n * ldw + k] for m < M, n0 <= n < n1 (f32 sums of
+// bf16 products). For small M (decode): streams w once, M tokens at a time.
+void gemm_bf16_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w,
+                     int64_t ldw, int64_t n0, int64_t n1, float* y, int64_t ldy);
+
+// out[i] = silu(g[i]) * u[i]; into bf16 (next GEMM's input) or f32.
+void silu_mul_bf16(const float* g, const float* u, uint16_t* out, int64_t n);
+void silu_mul_f32(const float* g, const float* u, float* out, int64_t n);
+
+// Stores one token's key and value rows (f32 [D] each, rounded to bf16) at slot `j` (0..15) of
+// the blocks kblk, vblk (one KV head's block, layout above).
+void kv_store_bf16(const float* k, const float* v, int D, int j, uint16_t* kblk, uint16_t* vblk);
+
+// Attention of one query row over keys [j0, j1) of a paged bf16 cache (one KV head).
+//   q: [D] f32; blocks: block table; kbase/vbase: the pools' element pointers for this KV head
+//   of block 0, with `block_stride` elements between consecutive blocks; scale; sink: optional
+//   per-head sink logit (nullptr = none); scratch: >= (j1 - j0 + 32) floats; out: [D] f32.
+void attention_row_bf16(const float* q, int D, const int32_t* blocks, const uint16_t* kbase,
+                        const uint16_t* vbase, int64_t block_stride, int64_t j0, int64_t j1,
+                        float scale, const float* sink, float* scratch, float* out);
+
+}  // namespace moe::cpu

@@ -1,0 +1,21 @@
+// oneDNN matrix products for the fast CPU backend: y[M, N] (f32, row stride ldy) =
+// x[M, K] (row stride ldx) . w[N, K]^T, with x and w both bf16 (f32 accumulation, AMX or
+// AVX-512 via oneDNN's brgemm) or both f32. w is the checkpoint's [out, in] matrix used in place
+// (oneDNN's "ba" weights layout): no copy of the weights is kept.
+// Primitives are created once per (dtype, M, N, K, ldx, ldy) and cached (creation costs about a
+// millisecond); callers that see many different M (experts) should round M up to a few buckets.
+// oneDNN runs on the OpenMP threads.
+// Thread-safety: call from one thread at a time (the engine's); not reentrant.
+#pragma once
+
+#include <cstdint>
+
+namespace moe::cpu {
+
+// Returns false if oneDNN cannot run this product on this machine (the caller falls back).
+bool onednn_gemm_bf16(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w,
+                      int64_t N, float* y, int64_t ldy);
+bool onednn_gemm_f32(const float* x, int64_t M, int64_t K, int64_t ldx, const float* w, int64_t N,
+                     float* y, int64_t ldy);
+
+}  // namespace moe::cpu
