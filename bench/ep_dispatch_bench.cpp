@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
       const auto t1 = Clock::now();
       stand_in(0, rows, b.offsets, b.weight, y);
       const double experts = seconds_since(t1);
-      be->combine(y, b.slot_row, k, out);
+      be->combine(y, b.slot_row, std::span<const int32_t>(ex.data<int32_t>(), size_t(T * k)), k,
+                  out);
       if (it >= warmup) times.push_back(seconds_since(t0) - experts);
     }
     fmt::print("R=1 (no communication): local bucket+gather+combine {:.2f} ms per layer call "

@@ -59,6 +59,7 @@ struct Dispatcher::Plan {
   std::vector<int32_t> send_tokens;            // [sum rows_to] token of each sent row
   std::vector<PairMeta> meta;                  // [sum pairs_to] destination-major, (t, j) order
   std::vector<int32_t> slot;                   // [T * k] result row of pair (t, j)
+  std::vector<int32_t> experts;                // [T * k] global expert of pair (t, j)
   int k = 0;
   static_assert(sizeof(Header) == 24 && sizeof(PairMeta) == 12, "wire structs have no padding");
 
@@ -141,6 +142,7 @@ void Dispatcher::run(int moe_layer, const Tensor& x, const Tensor& experts, cons
   plan.send_tokens.resize(size_t(total(plan.rows_to)));
   plan.meta.resize(size_t(total(plan.pairs_to)));
   plan.slot.resize(size_t(T * k));
+  plan.experts.assign(ex, ex + T * k);
   std::vector<int64_t> nrow(size_t(R), 0), npair(size_t(R), 0);
   last.assign(size_t(R), -1);
   for (int64_t t = 0; t < T; ++t)
@@ -301,7 +303,7 @@ void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vecto
                    size_t(H) * 4);
   stats_.bytes_sent += (n_pairs - pairs_from[size_t(me)]) * H * 4;
   stats_.bytes_received += (n_pairs_out - plan.pairs_to[size_t(me)]) * H * 4;
-  if (out) be.combine(results_in, plan.slot, plan.k, *out);
+  if (out) be.combine(results_in, plan.slot, plan.experts, plan.k, *out);
   stats_.seconds_combine += since(t0);
 }
 

@@ -13,7 +13,8 @@
 //      source rank, then the source's pair order), and runs its local experts in one grouped
 //      call (Backend::expert_ffn over contiguous rows per expert, rows scaled by their weight);
 //   5. one result row per pair goes back (all-to-all-v), and the origin sums each token's k rows
-//      in top-k order with Backend::combine, exactly as the local path (Backend::moe_experts).
+//      in ascending expert id order with Backend::combine, exactly as the local path
+//      (Backend::moe_experts).
 // Since every expert row is computed by the same kernel from the same input row and the same
 // weight, and the sum runs in the same order, the output equals R = 1's whenever the backend's
 // per-row results do not depend on which other rows share the call (true for cpu-ref: outputs

@@ -51,7 +51,7 @@ void Backend::moe_experts(const Tensor& x, const Tensor& experts, const Tensor& 
   gather_rows(x, b.token, rows);
   Tensor y = alloc(DType::F32, {T * k, x.size(1)});
   expert_ffn(rows, b.offsets, b.weight, w, y);
-  combine(y, b.slot_row, k, out);
+  combine(y, b.slot_row, std::span<const int32_t>(he.data<int32_t>(), size_t(T * k)), k, out);
 }
 
 }  // namespace moe

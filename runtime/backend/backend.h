@@ -178,12 +178,12 @@ class Backend {
   // and combines; a backend may fuse it.
   virtual void moe_experts(const Tensor& x, const Tensor& experts, const Tensor& weights,
                            const ExpertWeights& w, Tensor& out);
-  // out[t] = sum over j of y_rows[slot[t * k + j]], added in ascending row order (rows are
-  // grouped by ascending expert id, so this is ascending expert order), rounding to the
-  // activation dtype after each addition.  k <= 64.
-  // y_rows: [N, H]; slot: [T * k] host; out: [T, H]
-  virtual void combine(const Tensor& y_rows, std::span<const int32_t> slot, int k,
-                       Tensor& out) = 0;
+  // out[t] = sum over j of y_rows[slot[t * k + j]], added in ascending order of the pairs'
+  // expert ids (transformers' eager experts accumulate expert by expert), rounding to the
+  // activation dtype after each addition. k <= 64.
+  // y_rows: [N, H]; slot, experts: [T * k] host; out: [T, H]
+  virtual void combine(const Tensor& y_rows, std::span<const int32_t> slot,
+                       std::span<const int32_t> experts, int k, Tensor& out) = 0;
   // out[i] = x[rows[i]].  x: [T, H]; rows: [N] host; out: [N, H]
   virtual void gather_rows(const Tensor& x, std::span<const int32_t> rows, Tensor& out) = 0;
   // The dtype the KV cache should use for a model whose activations are `act`.

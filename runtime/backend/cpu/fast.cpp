@@ -349,7 +349,7 @@ void CpuFastBackend::moe_experts(const Tensor& x, const Tensor& experts, const T
   }
   Tensor y = alloc(DType::F32, {T * k, H});
   experts_bf16(rows, b.offsets, padded, b.weight, w, y.data<float>());
-  combine(y, b.slot_row, k, out);
+  combine(y, b.slot_row, std::span<const int32_t>(experts.data<int32_t>(), size_t(T * k)), k, out);
 }
 
 void CpuFastBackend::expert_ffn(const Tensor& x_rows, std::span<const int64_t> offsets,
@@ -375,16 +375,15 @@ void CpuFastBackend::expert_ffn(const Tensor& x_rows, std::span<const int64_t> o
   experts_bf16(rows, offsets, padded, row_weight, w, y_rows.data<float>());
 }
 
-void CpuFastBackend::combine(const Tensor& y_rows, std::span<const int32_t> slot, int k,
-                             Tensor& out) {
+void CpuFastBackend::combine(const Tensor& y_rows, std::span<const int32_t> slot,
+                                  std::span<const int32_t> experts, int k, Tensor& out) {
   const int64_t T = out.size(0), H = out.size(1);
   const float* y = y_rows.data<float>();
   float* o = out.data<float>();
 #pragma omp parallel for if (T * H * k > kParallelElems)
   for (int64_t t = 0; t < T; ++t) {
     int32_t rows[64];
-    std::copy(slot.begin() + t * k, slot.begin() + (t + 1) * k, rows);
-    std::sort(rows, rows + k);
+    cpu_expert_order(slot, experts, t, k, rows);
     float* ot = o + t * H;
     const float* y0 = y + int64_t(rows[0]) * H;
     for (int64_t c = 0; c < H; ++c) ot[c] = y0[c];

@@ -66,6 +66,15 @@ void cpu_store(Tensor& t, int64_t i, float v) {
   }
 }
 
+void cpu_expert_order(std::span<const int32_t> slot, std::span<const int32_t> experts, int64_t t,
+                      int k, int32_t* rows) {
+  MOE_ASSERT(k <= 64, "top-{} above 64", k);
+  std::pair<int32_t, int32_t> p[64];
+  for (int j = 0; j < k; ++j) p[j] = {experts[size_t(t * k + j)], slot[size_t(t * k + j)]};
+  std::sort(p, p + k);
+  for (int j = 0; j < k; ++j) rows[j] = p[j].second;
+}
+
 void cpu_set_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
 }
@@ -394,16 +403,15 @@ void CpuReferenceBackend::expert_ffn(const Tensor& x_rows, std::span<const int64
   }
 }
 
-void CpuReferenceBackend::combine(const Tensor& y_rows, std::span<const int32_t> slot, int k,
-                                  Tensor& out) {
+void CpuReferenceBackend::combine(const Tensor& y_rows, std::span<const int32_t> slot,
+                                       std::span<const int32_t> experts, int k, Tensor& out) {
   const int64_t T = out.size(0), H = out.size(1);
   const float* y = y_rows.data<float>();
   float* o = out.data<float>();
 #pragma omp parallel for if (T * H * k > kParallelWork)
   for (int64_t t = 0; t < T; ++t) {
     int32_t rows[64];
-    std::copy(slot.begin() + t * k, slot.begin() + (t + 1) * k, rows);
-    std::sort(rows, rows + k);
+    cpu_expert_order(slot, experts, t, k, rows);
     for (int64_t c = 0; c < H; ++c) {
       float acc = 0.0f;
       for (int j = 0; j < k; ++j) acc = act(acc + y[int64_t(rows[j]) * H + c]);

@@ -47,7 +47,8 @@ class CpuReferenceBackend : public Backend {
   void expert_ffn(const Tensor& x_rows, std::span<const int64_t> offsets,
                   std::span<const float> row_weight, const ExpertWeights& w,
                   Tensor& y_rows) override;
-  void combine(const Tensor& y_rows, std::span<const int32_t> slot, int k, Tensor& out) override;
+  void combine(const Tensor& y_rows, std::span<const int32_t> slot,
+               std::span<const int32_t> experts, int k, Tensor& out) override;
   void gather_rows(const Tensor& x, std::span<const int32_t> rows, Tensor& out) override;
   DType kv_dtype(DType act) const override { return DType::F32; }
 
@@ -70,6 +71,9 @@ float cpu_load(const Tensor& t, int64_t i);
 void cpu_load_row(const Tensor& t, int64_t offset, int64_t n, float* out);
 // Stores v into element i of an F32 or BF16 tensor (rounding to nearest even for BF16).
 void cpu_store(Tensor& t, int64_t i, float v);
+// The y rows of token t's k pairs (slot[t*k + j]) in ascending order of their experts.
+void cpu_expert_order(std::span<const int32_t> slot, std::span<const int32_t> experts, int64_t t,
+                      int k, int32_t* rows);
 // Number of OpenMP threads the backend was configured with (applies options.threads).
 void cpu_set_threads(int threads);
 

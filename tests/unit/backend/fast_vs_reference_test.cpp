@@ -138,7 +138,12 @@ void attention_case(CpuReferenceBackend& ref, CpuFastBackend& fast, Rand& r, int
   const int nh = 4, nkv = 2;
   struct Seq { int cached, fresh; };
   const std::vector<Seq> seqs{{0, 7}, {20, 1}, {5, 30}, {40, 3}};
-  KvCacheSpec spec{1, nkv, D, DType::F32, 16, 4, 256};
+  KvCacheSpec spec;
+  spec.num_layers = 1;
+  spec.num_kv_heads = nkv;
+  spec.head_dim = D;
+  spec.max_seqs = 4;
+  spec.max_tokens = 256;
   KvCache cref(ref, spec);
   spec.dtype = fast.kv_dtype(DType::BF16);
   KvCache cfast(fast, spec);
@@ -249,10 +254,15 @@ TEST_F(FastVsReference, CombineSumsInExpertOrder) {
   Rand r(base_seed() + 5);
   const Tensor y = r.f32({12, 20});
   const std::vector<int32_t> slot{3, 0, 7, 1, 11, 2, 5, 9, 4, 10, 6, 8};  // T = 4, k = 3
+  const std::vector<int32_t> experts{5, 1, 9, 0, 2, 7, 3, 6, 4, 8, 2, 1};
   Tensor of = Tensor::empty(DType::F32, {4, 20}), orf = Tensor::empty(DType::F32, {4, 20});
-  fast.combine(y, slot, 3, of);
-  ref.combine(y, slot, 3, orf);
+  fast.combine(y, slot, experts, 3, of);
+  ref.combine(y, slot, experts, 3, orf);
   EXPECT_LE(scaled_max_error(of, orf), 1e-6);
+  // Token 0 adds rows 0 (expert 1), 3 (expert 5), 7 (expert 9) in that order.
+  const float* yr = y.data<float>();
+  for (int c = 0; c < 20; ++c)
+    EXPECT_EQ(orf.data<float>()[c], (yr[0 * 20 + c] + yr[3 * 20 + c]) + yr[7 * 20 + c]);
 }
 
 }  // namespace
