@@ -375,23 +375,4 @@ void CpuFastBackend::expert_ffn(const Tensor& x_rows, std::span<const int64_t> o
   experts_bf16(rows, offsets, padded, row_weight, w, y_rows.data<float>());
 }
 
-void CpuFastBackend::combine(const Tensor& y_rows, std::span<const int32_t> slot,
-                                  std::span<const int32_t> experts, int k, Tensor& out) {
-  const int64_t T = out.size(0), H = out.size(1);
-  const float* y = y_rows.data<float>();
-  float* o = out.data<float>();
-#pragma omp parallel for if (T * H * k > kParallelElems)
-  for (int64_t t = 0; t < T; ++t) {
-    int32_t rows[64];
-    cpu_expert_order(slot, experts, t, k, rows);
-    float* ot = o + t * H;
-    const float* y0 = y + int64_t(rows[0]) * H;
-    for (int64_t c = 0; c < H; ++c) ot[c] = y0[c];
-    for (int j = 1; j < k; ++j) {
-      const float* yj = y + int64_t(rows[j]) * H;
-      for (int64_t c = 0; c < H; ++c) ot[c] += yj[c];
-    }
-  }
-}
-
 }  // namespace moe

@@ -42,8 +42,6 @@ class CpuFastBackend : public CpuReferenceBackend {
   void expert_ffn(const Tensor& x_rows, std::span<const int64_t> offsets,
                   std::span<const float> row_weight, const ExpertWeights& w,
                   Tensor& y_rows) override;
-  void combine(const Tensor& y_rows, std::span<const int32_t> slot,
-               std::span<const int32_t> experts, int k, Tensor& out) override;
   DType kv_dtype(DType act) const override;
 
   // y[M, N] (row stride ldy) = x[M, K] . w[N, K]^T for bf16 x and w: the product every bf16
