@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Expert-parallel dispatch+combine throughput (Qwen3-30B-A3B-shaped MoE layer) at R = 1, 2 and 4
 # ranks over MPI, each next to a raw MPI_Alltoallv of the same bytes measured in the same run,
-# and the peak memory per rank. Usage: bench/run_ep_bench.sh [BUILD_DIR] [extra bench flags]
-#   e.g. bench/run_ep_bench.sh build --tokens 2048 --iters 20
+# and the peak memory per rank, for a prefill-sized step (1024 tokens per rank) and a decode-sized
+# one (16 tokens per rank: latency). Usage: bench/run_ep_bench.sh [BUILD_DIR] [extra bench flags]
+#   e.g. bench/run_ep_bench.sh build --iters 20 --backend cpu
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -15,6 +16,9 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 echo "ep_dispatch_bench on $(nproc) cores, $(date -u +%FT%TZ), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-for np in 1 2 4; do
-  mpirun -np "$np" --oversubscribe "$bin" "$@"
+for tokens in 1024 16; do
+  echo "== $tokens tokens per rank per layer call"
+  for np in 1 2 4; do
+    mpirun -np "$np" --oversubscribe "$bin" --tokens "$tokens" "$@"
+  done
 done

@@ -9,12 +9,15 @@
 //   Engine engine(model, tokenizer);
 //   rep.run(*model, [&] { results = engine.generate(my_requests, hooks); });
 //
+// An executor that has split the world itself wraps its replica communicator instead:
+//   Replica rep(MpiCommunicator::dup(replica_mpi_comm), ro, replica_index, replica_count);
 // Ranks [i R, (i+1) R) of the world form replica i. Every rank of a replica loads the shared
 // parts (embeddings, attention, norms, routers) and its experts (ExpertPlacement, default
 // contiguous blocks); attention runs data-parallel: each rank feeds only its own sequences.
 // Router hooks run on the rank that owns the sequence, before dispatch, on global expert ids,
-// so statistics and interventions do not depend on R (collectors then sum over the replica's
-// ranks, e.g. allreduce_sum on rep.comm()).
+// so statistics and interventions do not depend on R. Each rank then holds the results of its
+// own sequences: counts are summed over the replica with allreduce_sum(rep.comm(), ...), other
+// results (serialised) collected with allgather_strings(rep.comm(), ...) (communicator.h).
 // run(model, fn): the step protocol. fn may run any number of forward passes (any engine call,
 // or none at all: a rank with no sequences); afterwards the rank serves the other ranks'
 // exchanges until every rank of the replica is done (dispatcher.h). Every rank of the replica
