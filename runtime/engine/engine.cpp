@@ -29,6 +29,12 @@ struct Feed {
 
 using RowSink = std::function<void(Feed&, int64_t token_index, std::span<const float> row)>;
 
+// Throws InputError at `where` unless every id is in [0, V).
+void check_token_ids(std::span<const int32_t> ids, int64_t V, const std::string& where) {
+  for (int32_t t : ids)
+    if (t < 0 || t >= V) throw input_error(where, "expected token ids in [0, {}), found {}", V, t);
+}
+
 }  // namespace
 
 struct Engine::Impl {
@@ -164,9 +170,7 @@ std::vector<GenerateResult> Engine::generate(std::span<const GenerateRequest> re
     const GenerateRequest& r = requests[i];
     const std::string where = fmt::format("generate request {}", i);
     if (r.prompt.empty()) throw input_error(where, "expected a non-empty prompt, found none");
-    for (int32_t t : r.prompt)
-      if (t < 0 || t >= V)
-        throw input_error(where, "expected token ids in [0, {}), found {}", V, t);
+    check_token_ids(r.prompt, V, where);
     if (!r.stop_strings.empty() && !im.decode)
       throw input_error(where, "stop strings need a tokenizer, and the engine has none");
   }
@@ -295,8 +299,7 @@ std::vector<LoglikelihoodResult> Engine::loglikelihood(
       throw input_error(where, "expected a non-empty continuation, found none");
     seqs[i] = r.context;
     seqs[i].insert(seqs[i].end(), r.continuation.begin(), r.continuation.end());
-    for (int32_t t : seqs[i])
-      if (t < 0 || t >= V) throw input_error(where, "expected token ids in [0, {}), found {}", V, t);
+    check_token_ids(seqs[i], V, where);
   }
   std::vector<LoglikelihoodResult> results(requests.size());
   for (auto& r : results) r.greedy = true;
@@ -325,6 +328,43 @@ std::vector<LoglikelihoodResult> Engine::loglikelihood(
   return results;
 }
 
+std::vector<NextTokenResult> Engine::next_token_logprobs(
+    std::span<const NextTokenRequest> requests, HookList hooks, const ProgressFn& progress) {
+  Impl& im = *impl_;
+  const int64_t V = im.model->config().vocab_size;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const NextTokenRequest& r = requests[i];
+    const std::string where = fmt::format("next-token request {}", i);
+    if (r.context.empty()) throw input_error(where, "expected a non-empty context, found none");
+    check_token_ids(r.context, V, where);
+    check_token_ids(r.candidates, V, where);
+  }
+  std::vector<NextTokenResult> results(requests.size());
+  int64_t finished = 0;
+  im.run_once(
+      requests.size(),
+      [&](size_t i) {
+        Feed f;
+        f.tokens = requests[i].context.data();
+        f.n = int64_t(requests[i].context.size());
+        f.lo = f.n - 1;
+        f.hi = f.n;
+        f.tag = requests[i].tag;
+        return f;
+      },
+      hooks,
+      [&](Feed& f, int64_t, std::span<const float> row) {
+        NextTokenResult& res = results[f.owner];
+        for (int32_t c : requests[f.owner].candidates) res.logprob.push_back(log_prob(row, c));
+        res.argmax = argmax(row);
+      },
+      [&](Feed&) {
+        ++finished;
+        if (progress) progress(finished, int64_t(requests.size()));
+      });
+  return results;
+}
+
 void Engine::prefill(std::span<const PrefillRequest> requests, HookList hooks,
                      const ProgressFn& progress) {
   Impl& im = *impl_;
@@ -332,10 +372,7 @@ void Engine::prefill(std::span<const PrefillRequest> requests, HookList hooks,
   for (size_t i = 0; i < requests.size(); ++i) {
     if (requests[i].tokens.empty())
       throw input_error(fmt::format("prefill request {}", i), "expected tokens, found none");
-    for (int32_t t : requests[i].tokens)
-      if (t < 0 || t >= V)
-        throw input_error(fmt::format("prefill request {}", i),
-                          "expected token ids in [0, {}), found {}", V, t);
+    check_token_ids(requests[i].tokens, V, fmt::format("prefill request {}", i));
   }
   int64_t finished = 0;
   im.run_once(

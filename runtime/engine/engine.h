@@ -64,6 +64,19 @@ struct LoglikelihoodResult {
   bool greedy = false;   // every continuation token is the argmax
 };
 
+// Log-probabilities of several candidate next tokens after one context (multiple-choice
+// scoring with one-token answers: one forward pass instead of one per candidate).
+struct NextTokenRequest {
+  std::vector<int32_t> context;     // [Lc] prompt ids, Lc >= 1
+  std::vector<int32_t> candidates;  // [C] token ids
+  uint64_t tag = 0;
+};
+
+struct NextTokenResult {
+  std::vector<double> logprob;  // [C] log p(candidate | context)
+  int32_t argmax = 0;           // the most likely next token over the whole vocabulary
+};
+
 struct PrefillRequest {
   std::vector<int32_t> tokens;
   uint64_t tag = 0;
@@ -98,6 +111,10 @@ class Engine {
   std::vector<LoglikelihoodResult> loglikelihood(std::span<const LoglikelihoodRequest> requests,
                                                  HookList hooks = {},
                                                  const ProgressFn& progress = {});
+  // Equals loglikelihood() of each candidate as a one-token continuation, in one pass.
+  std::vector<NextTokenResult> next_token_logprobs(std::span<const NextTokenRequest> requests,
+                                                   HookList hooks = {},
+                                                   const ProgressFn& progress = {});
   // Runs the prompt through the model for the hooks' sake only (no logits kept).
   void prefill(std::span<const PrefillRequest> requests, HookList hooks,
                const ProgressFn& progress = {});

@@ -132,6 +132,31 @@ TEST(Engine, LoglikelihoodIsTheSumOfLogSoftmaxOverTheContinuation) {
   }
 }
 
+TEST(Engine, NextTokenLogprobsEqualOneTokenLoglikelihoods) {
+  auto m = tiny(io::Family::kOlmoe);
+  std::vector<NextTokenRequest> reqs(3);
+  std::vector<LoglikelihoodRequest> singles;
+  for (int i = 0; i < 3; ++i) {
+    reqs[size_t(i)].context = prompt(5 + 2 * i, i);
+    reqs[size_t(i)].candidates = {3, 17, int32_t(40 + i), 95};
+    for (int32_t c : reqs[size_t(i)].candidates)
+      singles.push_back(LoglikelihoodRequest{reqs[size_t(i)].context, {c}, 0});
+  }
+  EngineOptions o;
+  o.max_batch_tokens = 6;  // contexts split across steps
+  const auto got = Engine(m, TextDecoder{}, o).next_token_logprobs(reqs);
+  const auto want = Engine(m, TextDecoder{}, o).loglikelihood(singles);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    ASSERT_EQ(got[i].logprob.size(), 4u);
+    for (size_t c = 0; c < 4; ++c)
+      EXPECT_NEAR(got[i].logprob[c], want[i * 4 + c].logprob, 1e-6) << i << " " << c;
+    const Tensor l = full_logits(*m, reqs[i].context);
+    const int64_t V = l.size(1), last = l.size(0) - 1;
+    EXPECT_EQ(got[i].argmax,
+              argmax(std::span<const float>(l.data<float>() + last * V, size_t(V))));
+  }
+}
+
 TEST(Engine, GreedyContinuationIsRecognisedAsGreedy) {
   auto m = tiny();
   Engine eng(m, TextDecoder{}, {});

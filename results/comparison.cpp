@@ -1,0 +1,70 @@
+#include "results/comparison.h"
+
+#include <cmath>
+#include <unordered_map>
+
+#include "runtime/core/error.h"
+
+namespace moe::results {
+
+namespace {
+
+std::unordered_map<int64_t, double> by_index(const ScoredSamples& s, const std::string& what) {
+  MOE_ASSERT(s.index.size() == s.score.size(), "{}: {} indices, {} scores", what, s.index.size(),
+             s.score.size());
+  std::unordered_map<int64_t, double> m;
+  for (size_t i = 0; i < s.index.size(); ++i)
+    MOE_ASSERT(m.emplace(s.index[i], s.score[i]).second, "{}: sample {} twice", what, s.index[i]);
+  return m;
+}
+
+}  // namespace
+
+LanguageComparison compare_language(const std::string& language, const ScoredSamples& baseline,
+                                    const ScoredSamples& point,
+                                    const significance::BootstrapOptions& options) {
+  LanguageComparison c;
+  c.language = language;
+  const auto base = by_index(baseline, language + " baseline");
+  by_index(point, language + " point");  // checks the point side
+  std::vector<double> b, t;
+  bool binary = true;
+  for (size_t i = 0; i < point.index.size(); ++i) {
+    auto it = base.find(point.index[i]);
+    if (it == base.end()) {
+      ++c.unpaired;
+      continue;
+    }
+    const double pb = it->second, pt = point.score[i];
+    if (std::isnan(pb) || std::isnan(pt)) {
+      ++c.unscored;
+      continue;
+    }
+    b.push_back(pb);
+    t.push_back(pt);
+    binary = binary && (pb == 0.0 || pb == 1.0) && (pt == 0.0 || pt == 1.0);
+  }
+  c.unpaired += int(base.size()) - (int(b.size()) + c.unscored);
+  c.difference = significance::paired_bootstrap(b, t, options);
+  if (binary && !b.empty()) c.mcnemar = significance::mcnemar_exact(b, t);
+  return c;
+}
+
+PointComparison compare_point(std::span<const LanguagePair> languages,
+                              const significance::BootstrapOptions& options) {
+  PointComparison p;
+  for (const LanguagePair& l : languages) {
+    MOE_ASSERT(l.baseline && l.point, "comparison of {} without scores", l.language);
+    p.languages.push_back(compare_language(l.language, *l.baseline, *l.point, options));
+    const LanguageComparison& c = p.languages.back();
+    if (c.difference.n > 0) {
+      p.delta_languages.push_back(c.language);
+      p.deltas.push_back(c.difference.difference);
+    }
+  }
+  p.sign = significance::sign_test(p.deltas);
+  p.t_test = significance::paired_t_test(p.deltas);
+  return p;
+}
+
+}  // namespace moe::results
