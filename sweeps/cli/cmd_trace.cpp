@@ -104,9 +104,10 @@ MOE_COMMAND(trace, 30, "Record router logits, experts, weights and logits of pro
     moe::TraceOptions o;
     o.greedy_tokens = a->greedy;
     o.max_batch_tokens = a->max_batch_tokens;
-    const std::string source = fmt::format("moe-sweep {} trace backend={} bf16_emulation={}",
-                                           moe::code_version(), model->backend().name(),
-                                           model->backend().options().bf16_rounding ? "on" : "off");
+    std::string source = fmt::format("moe-sweep {} trace backend={} bf16_emulation={}",
+                                     moe::code_version(), model->backend().name(),
+                                     model->backend().options().bf16_rounding ? "on" : "off");
+    if (!model->description().empty()) source += " " + model->description();
     std::optional<moe::h5::File> dump;
     int step = -1;
     if (!a->dump.empty()) {

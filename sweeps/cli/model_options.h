@@ -1,5 +1,5 @@
 // Command-line options shared by the subcommands that load a model (generate, trace, ...):
-// --backend, --threads, --bf16-emulation. Header-only; used only by sweeps/cli/*.cpp.
+// --backend, --threads, --bf16-emulation, --longrope. Header-only; used only by sweeps/cli/*.cpp.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -16,6 +16,7 @@ struct ModelFlags {
   std::string backend = "cpu";
   int threads = 0;
   std::string bf16_emulation = "auto";
+  std::string longrope = "reference";
 
   void add(CLI::App& app) {
     app.add_option("--backend", backend, "cpu (fast) or cpu-ref (reference, slow)")
@@ -26,6 +27,12 @@ struct ModelFlags {
                    "checkpoints), on, off")
         ->check(CLI::IsMember({"auto", "on", "off"}))
         ->capture_default_str();
+    app.add_option("--longrope", longrope,
+                   "phimoe beyond original_max_position_embeddings: reference (long factors and "
+                   "mscale, as MODELS.md and vLLM) or transformers (short factors, long mscale, "
+                   "as transformers 5.23 computes)")
+        ->check(CLI::IsMember({"reference", "transformers"}))
+        ->capture_default_str();
   }
   ModelLoadOptions load_options() const {
     ModelLoadOptions o;
@@ -33,6 +40,8 @@ struct ModelFlags {
     o.backend.threads = threads;
     using E = ModelLoadOptions::Bf16Emulation;
     o.bf16_emulation = bf16_emulation == "on" ? E::kOn : bf16_emulation == "off" ? E::kOff : E::kAuto;
+    o.longrope = longrope == "transformers" ? ModelLoadOptions::LongRope::kTransformers
+                                            : ModelLoadOptions::LongRope::kReference;
     return o;
   }
 };

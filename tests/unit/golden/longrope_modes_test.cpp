@@ -5,7 +5,8 @@
 //    golden tolerance;
 //  - a prompt longer than 16 (prompt_0003: 33 tokens) differs between the modes, and only the
 //    transformers mode reproduces transformers (which never reads the long factors).
-// Tolerance: 1e-4 on f32 logits (summation order only).
+// Tolerances: f32 1e-4 on logits (summation order only); bf16 1e-3 (the reference backend's bf16
+// emulation rounds where transformers does; observed differences are below 1e-6).
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -105,7 +106,8 @@ TEST_P(LongRopeModes, AgreeWithinTheOriginalLengthAndOnlyTransformersModeMatches
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, LongRopeModes,
-                         ::testing::Values(std::pair<std::string, double>{"phimoe_f32", 1e-4}),
+                         ::testing::Values(std::pair<std::string, double>{"phimoe_f32", 1e-4},
+                                           std::pair<std::string, double>{"phimoe_bf16", 1e-3}),
                          [](const auto& i) { return i.param.first; });
 
 }  // namespace
