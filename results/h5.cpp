@@ -179,6 +179,19 @@ std::vector<uint64_t> Group::dataset_shape(const std::string& name) const {
   return std::vector<uint64_t>(dims.begin(), dims.end());
 }
 
+char Group::dataset_class(const std::string& name, size_t* bytes) const {
+  hid_t id = H5Dopen2(h_.id(), name.c_str(), H5P_DEFAULT);
+  if (id < 0) throw InputError(where(name), "expected a dataset, found none");
+  Handle ds(id, H5Dclose);
+  Handle t = check(H5Dget_type(ds.id()), H5Tclose, "type of " + where(name));
+  const H5T_class_t cls = H5Tget_class(t.id());
+  if (bytes) *bytes = H5Tis_variable_str(t.id()) > 0 ? 0 : H5Tget_size(t.id());
+  if (cls == H5T_INTEGER) return H5Tget_sign(t.id()) == H5T_SGN_NONE ? 'u' : 'i';
+  if (cls == H5T_FLOAT) return 'f';
+  if (cls == H5T_STRING) return 's';
+  return '?';
+}
+
 void Group::read_raw(const std::string& name, hid_t type, void* out) const {
   hid_t id = H5Dopen2(h_.id(), name.c_str(), H5P_DEFAULT);
   if (id < 0) throw InputError(where(name), "expected a dataset, found none");
@@ -210,7 +223,7 @@ void write_attr(hid_t obj, const std::string& name, hid_t type, const void* data
                        "attr space " + where);
   Handle a = check(H5Acreate2(obj, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
                    H5Aclose, "create attr " + where);
-  check(H5Awrite(a.id(), type, data), "write attr " + where);
+  if (scalar || n > 0) check(H5Awrite(a.id(), type, data), "write attr " + where);
 }
 Handle open_attr(hid_t obj, const std::string& name, const std::string& where) {
   hid_t id = H5Aopen(obj, name.c_str(), H5P_DEFAULT);
@@ -266,6 +279,7 @@ std::vector<std::string> Group::attr_strings(const std::string& name) const {
   Handle space = check(H5Aget_space(a.id()), H5Sclose, "attr space");
   hssize_t n = H5Sget_simple_extent_npoints(space.id());
   std::vector<char*> ptrs(size_t(std::max<hssize_t>(n, 0)), nullptr);
+  if (ptrs.empty()) return {};
   Handle t = string_type();
   if (H5Aread(a.id(), t.id(), ptrs.data()) < 0)
     throw InputError(where("@" + name), "expected strings");

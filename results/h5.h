@@ -95,6 +95,9 @@ class Group {
   }
   std::vector<std::string> read_strings(const std::string& name) const;
   std::vector<uint64_t> dataset_shape(const std::string& name) const;
+  // The element class of a dataset: 'i' signed integer, 'u' unsigned, 'f' float, 's' string,
+  // '?' anything else; `bytes` gets the element size (0 for variable-length strings).
+  char dataset_class(const std::string& name, size_t* bytes = nullptr) const;
 
   // ---- attributes on this group ----
   void set_attr(const std::string& name, const std::string& value) const;

@@ -1,0 +1,80 @@
+// merge: builds a sweep's results.h5 (schema in results/SCHEMA.md) from its unit files.
+//
+// The caller (the sweeps layer) describes what the plan expects in a MergeSpec: points, expert
+// sets, statistics and every unit with its labels. merge() reads each unit file, combines sample
+// ranges in plan order (never completion order, so the merged content does not depend on which
+// worker ran what or when), computes the accuracy table, and writes the file atomically.
+// Missing units are reported: merge refuses to write unless allow_partial, and then the file is
+// marked partial (root attribute partial = 1 and a /missing table).
+// Thread-safety: uses HDF5 (one thread per process).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "results/store.h"
+
+namespace moe::results {
+
+struct MergePoint {
+  std::string id, model, task, method;
+  std::string rule, rule_kind, expert_set;  // empty for the baseline
+  int64_t layer_start = -1, layer_end = -1;  // 0-indexed inclusive; -1 for the baseline
+  double tau, lambda, thr;                  // NaN where the point has none
+  int64_t top_k = -1;                       // K; -1 where none
+  std::string direction;
+  std::string baseline;                     // id of the (model, task) baseline point
+  std::string canonical;                    // canonical JSON the id hashes
+};
+
+struct MergeExpertSet {
+  std::string id, model, rule, rule_kind;
+  double tau, thr;
+  int64_t top_k = -1;
+  std::string canonical;
+};
+
+struct MergeStats {
+  std::string id, model, corpus, language;
+};
+
+struct MergeTask {
+  std::string name, kind, path, options;
+  std::vector<std::string> languages, low_resource;
+};
+
+struct MergeUnit {
+  std::string id, kind;
+  std::string point, task, language;  // eval
+  std::string stats;                  // stats
+  std::string expert_set;             // experts
+  int64_t begin = 0, end = 0;
+};
+
+struct MergeSpec {
+  std::string name;
+  std::string config_yaml;    // the YAML as written
+  std::string resolved_yaml;  // overrides and ${VAR} applied
+  std::string plan_hash;
+  std::vector<MergePoint> points;
+  std::vector<MergeExpertSet> expert_sets;
+  std::vector<MergeStats> stats;
+  std::vector<MergeTask> tasks;
+  std::vector<MergeUnit> units;  // plan order
+};
+
+struct MergeReport {
+  int64_t units_total = 0;
+  std::vector<std::string> missing;  // unit ids
+  std::filesystem::path written;     // empty if nothing was written
+};
+
+// Checks which units are present. With missing units and !allow_partial, writes nothing.
+MergeReport merge(const Store& store, const MergeSpec& spec, const std::filesystem::path& out,
+                  bool allow_partial);
+
+constexpr int64_t kResultsSchemaVersion = 1;
+
+}  // namespace moe::results

@@ -1,0 +1,56 @@
+// `moe-sweep merge DIR|CONFIG [key=value ...] [--out FILE] [--allow-partial]`: builds
+// DIR/results.h5 from the unit files, for the configuration the sweep ran (DIR/config.yaml; or
+// give the sweep's YAML and overrides, and its output directory is used). Refuses, listing what
+// is missing, unless every unit is done or --allow-partial (the file is then marked partial).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "results/merge.h"
+#include "sweeps/cli/command.h"
+#include "sweeps/config/config.h"
+#include "sweeps/plan/merge_spec.h"
+
+MOE_COMMAND(merge, 40, "Merge a sweep's unit files into results.h5", [](CLI::App& app) {
+  struct Args {
+    std::string dir, out;
+    std::vector<std::string> overrides;
+    bool allow_partial = false;
+  };
+  auto a = std::make_shared<Args>();
+  app.add_option("DIR", a->dir, "the sweep's output directory, or its YAML")->required();
+  app.add_option("overrides", a->overrides, "key.path=value overrides (with a YAML)");
+  app.add_option("--out", a->out, "merged file (default DIR/results.h5)");
+  app.add_flag("--allow-partial", a->allow_partial,
+               "write even with missing units (the file is marked partial)");
+  return [a] {
+    using namespace moe::sweeps;
+    std::filesystem::path dir = a->dir;
+    if (std::filesystem::is_regular_file(dir)) dir = load_config(dir, a->overrides).output;
+    moe::results::Store store(dir);
+    const SweepConfig c = load_config(store.config_path());
+    const Plan plan = make_plan(c);
+    moe::results::MergeSpec spec = merge_spec(c, plan);
+    spec.config_yaml = store.read_source_config();
+    const std::filesystem::path out = a->out.empty() ? dir / "results.h5" : std::filesystem::path(a->out);
+    const auto rep = moe::results::merge(store, spec, out, a->allow_partial);
+    if (!rep.missing.empty()) {
+      std::fprintf(stderr, "merge: %zu of %lld units missing:\n", rep.missing.size(),
+                   (long long)rep.units_total);
+      for (size_t i = 0; i < rep.missing.size() && i < 20; ++i)
+        std::fprintf(stderr, "  %s\n", rep.missing[i].c_str());
+      if (rep.missing.size() > 20) std::fprintf(stderr, "  ... and %zu more\n", rep.missing.size() - 20);
+    }
+    if (rep.written.empty()) {
+      std::fprintf(stderr,
+                   "merge: nothing written (run the sweep to completion, see `moe-sweep status "
+                   "%s`, or pass --allow-partial)\n",
+                   dir.c_str());
+      return 3;
+    }
+    std::printf("%s: %lld units%s\n", rep.written.c_str(), (long long)rep.units_total,
+                rep.missing.empty() ? "" : " (PARTIAL: missing units listed in /missing)");
+    return 0;
+  };
+});

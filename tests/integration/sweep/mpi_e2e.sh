@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# mpirun -np 3 end to end: the merged file is complete and identical in content to the local
+# executor's. Usage: mpi_e2e.sh CLI CONFIG [overrides...] (CLI: moe-sweep or the test double).
+source "$(dirname "$0")/lib.sh"
+CLI=$1 CONFIG=$2
+shift 2
+export MOE_TEST_OUT="$WORK/unused"
+
+say "local run"
+"$CLI" run "$CONFIG" "$@" --out "$WORK/local" --no-progress
+"$CLI" merge "$WORK/local"
+"$CLI" status "$WORK/local" --check
+
+say "mpirun -np 3"
+"${MPIRUN[@]}" -np 3 "$CLI" "$CONFIG" "$@" --out "$WORK/mpi" --no-progress
+"$CLI" merge "$WORK/mpi"
+"$CLI" status "$WORK/mpi" --check
+check_units "$WORK/mpi"
+
+say "compare"
+compare "$WORK/local/results.h5" "$WORK/mpi/results.h5"
+# The MPI run really spread the work: unit files were committed by several replicas.
+owners=$("$MOE_TEST_PYTHON" -c "
+import h5py, glob
+print(len({h5py.File(p, 'r').attrs['owner'] for p in glob.glob('$WORK/mpi/units/*.h5')}))")
+say "MPI units were committed by $owners replicas"
+(( owners >= 2 )) || fail "expected several replicas to commit units, found $owners"

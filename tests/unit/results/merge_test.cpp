@@ -1,0 +1,135 @@
+// merge: plan order (not commit order), hand-computed accuracy and deltas against the baseline,
+// statistics combined over sample ranges, refusal on missing units, partial files marked.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "results/h5.h"
+#include "results/merge.h"
+
+namespace moe::results {
+namespace {
+namespace fs = std::filesystem;
+
+UnitResult eval_result(int64_t begin, std::vector<int64_t> correct) {
+  UnitResult r;
+  Table& t = r.tables["samples"];
+  auto& s = t.col<int64_t>("sample");
+  auto& c = t.col<int64_t>("correct");
+  for (size_t i = 0; i < correct.size(); ++i) {
+    s.push_back(begin + int64_t(i));
+    c.push_back(correct[i]);
+  }
+  return r;
+}
+
+void commit(const Store& st, const std::string& id, const std::string& kind, const UnitResult& r) {
+  UnitMeta m;
+  m.unit = id;
+  m.kind = kind;
+  m.runner = "hand-made";
+  st.commit(m, r, "test");
+}
+
+MergeSpec spec() {
+  const double nan = std::nan("");
+  MergeSpec s;
+  s.name = "hand";
+  s.config_yaml = "name: hand\n";
+  s.plan_hash = "0123456789abcdef";
+  s.tasks = {{"mgsm", "mgsm", "/d", "{}", {"en", "sw"}, {"sw"}}};
+  s.expert_sets = {{"x1", "tiny", "math", "delta", 0.3, nan, -1, "{}"}};
+  s.stats = {{"s1", "tiny", "flores", "en"}};
+  s.points = {{"base", "tiny", "mgsm", "none", "", "", "", -1, -1, nan, nan, nan, -1, "", "base", "{}"},
+              {"p1", "tiny", "mgsm", "soft", "math", "delta", "x1", 1, 2, 0.3, 0.5, nan, -1,
+               "boost", "base", "{}"}};
+  // plan order: statistics (two ranges), expert set, then eval ranges
+  s.units = {{"s1.a", "stats", "", "", "en", "s1", "", 0, 2},
+             {"s1.b", "stats", "", "", "en", "s1", "", 2, 3},
+             {"x1", "experts", "", "", "", "", "x1", 0, 0}};
+  for (const char* p : {"base", "p1"})
+    for (const char* l : {"en", "sw"})
+      for (int b : {0, 3})
+        s.units.push_back({std::string(p) + "." + l + "." + std::to_string(b), "eval", p, "mgsm",
+                           l, "", "", b, b + 3});
+  return s;
+}
+
+template <typename T>
+std::vector<T> column(const h5::Group& root, const std::string& table, const std::string& col) {
+  return Table::read(root, table).get<T>(col);
+}
+
+TEST(Merge, AccuracyDeltasAndOrderAreComputedFromUnitFiles) {
+  const fs::path d = fs::temp_directory_path() / ("moe_merge_" + std::to_string(getpid()));
+  fs::remove_all(d);
+  Store st(d);
+  const MergeSpec s = spec();
+  // Commit in reverse plan order: the merged file must still follow the plan.
+  // baseline en: 1 1 0 | 1 0 0 -> 3/6; p1 en: 1 1 1 | 1 0 1 -> 5/6; sw: base 0/6, p1 -1 (unscorable) + 2/5
+  commit(st, "p1.sw.3", "eval", eval_result(3, {0, 1, 0}));
+  commit(st, "p1.sw.0", "eval", eval_result(0, {-1, 1, 0}));
+  commit(st, "p1.en.3", "eval", eval_result(3, {1, 0, 1}));
+  commit(st, "p1.en.0", "eval", eval_result(0, {1, 1, 1}));
+  commit(st, "base.sw.3", "eval", eval_result(3, {0, 0, 0}));
+  commit(st, "base.sw.0", "eval", eval_result(0, {0, 0, 0}));
+  commit(st, "base.en.3", "eval", eval_result(3, {1, 0, 0}));
+  commit(st, "base.en.0", "eval", eval_result(0, {1, 1, 0}));
+  UnitResult x;
+  Table& xt = x.tables["experts"];
+  xt.col<int64_t>("layer") = {0, 1, 2, 2, 3};
+  xt.col<int64_t>("expert") = {5, 1, 0, 7, 2};
+  xt.col<double>("score") = {0.5, 0.4, 0.6, 0.35, 0.9};
+  commit(st, "x1", "experts", x);
+  UnitResult s1a, s1b;
+  s1a.arrays["counts"] = {{2}, std::vector<int64_t>{1, 2}, Combine::kSum};
+  s1b.arrays["counts"] = {{2}, std::vector<int64_t>{10, 20}, Combine::kSum};
+  commit(st, "s1.b", "stats", s1b);
+
+  // s1.a missing: refused without --allow-partial
+  MergeReport r = merge(st, s, d / "results.h5", false);
+  EXPECT_EQ(r.missing, std::vector<std::string>{"s1.a"});
+  EXPECT_TRUE(r.written.empty());
+  EXPECT_FALSE(fs::exists(d / "results.h5"));
+  r = merge(st, s, d / "partial.h5", true);
+  {
+    h5::File f = h5::File::open(d / "partial.h5");
+    EXPECT_EQ(f.root().attr_int("partial"), 1);
+    EXPECT_EQ(f.root().open_group("missing").read_strings("unit"), std::vector<std::string>{"s1.a"});
+  }
+  commit(st, "s1.a", "stats", s1a);
+  r = merge(st, s, d / "results.h5", false);
+  ASSERT_TRUE(r.missing.empty());
+  h5::File f = h5::File::open(d / "results.h5");
+  const h5::Group root = f.root();
+  EXPECT_EQ(root.attr_int("partial"), 0);
+  EXPECT_EQ(root.attr_strings("runners"), std::vector<std::string>{"hand-made"});
+  EXPECT_EQ(column<std::string>(root, "accuracy", "point"),
+            (std::vector<std::string>{"base", "base", "p1", "p1"}));
+  EXPECT_EQ(column<std::string>(root, "accuracy", "language"),
+            (std::vector<std::string>{"en", "sw", "en", "sw"}));
+  EXPECT_EQ(column<int64_t>(root, "accuracy", "n"), (std::vector<int64_t>{6, 6, 6, 5}));
+  EXPECT_EQ(column<int64_t>(root, "accuracy", "correct"), (std::vector<int64_t>{3, 0, 5, 2}));
+  EXPECT_EQ(column<int64_t>(root, "accuracy", "unscorable"), (std::vector<int64_t>{0, 0, 0, 1}));
+  const auto acc = column<double>(root, "accuracy", "accuracy");
+  const auto delta = column<double>(root, "accuracy", "delta");
+  EXPECT_DOUBLE_EQ(acc[2], 5.0 / 6.0);
+  EXPECT_DOUBLE_EQ(delta[2], 5.0 / 6.0 - 0.5);
+  EXPECT_DOUBLE_EQ(delta[3], 0.4);
+  EXPECT_DOUBLE_EQ(delta[0], 0.0);
+  // samples in plan order with point/language columns
+  EXPECT_EQ(column<int64_t>(root, "samples/mgsm", "sample"),
+            (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2,
+                                  3, 4, 5}));
+  // expert-set size counts (layer, expert) pairs inside the window 1..2
+  EXPECT_EQ(column<int64_t>(root, "points", "expert_set_size"), (std::vector<int64_t>{-1, 3}));
+  // statistics summed over the two ranges
+  EXPECT_EQ(root.open_group("routing/tiny/flores/en").read<int64_t>("counts"),
+            (std::vector<int64_t>{11, 22}));
+  fs::remove_all(d);
+}
+
+}  // namespace
+}  // namespace moe::results

@@ -1,0 +1,105 @@
+// Store: atomic unit commits, reading back, failure markers, tmp debris; UnitResult combine rules.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "results/store.h"
+#include "runtime/core/error.h"
+
+namespace moe::results {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("moe_store_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+UnitResult sample_result(int64_t begin, int64_t n) {
+  UnitResult r;
+  Table& t = r.tables["samples"];
+  auto& s = t.col<int64_t>("sample");
+  auto& p = t.col<std::string>("prediction");
+  auto& sc = t.col<double>("score");
+  for (int64_t i = begin; i < begin + n; ++i) {
+    s.push_back(i);
+    p.push_back("p" + std::to_string(i));
+    sc.push_back(0.5 * double(i));
+  }
+  r.arrays["counts"] = {{2, 2}, std::vector<int64_t>{1, 2, 3, int64_t(begin)}, Combine::kSum};
+  r.arrays["per_seq"] = {{uint64_t(n), 2}, std::vector<float>(size_t(2 * n), float(begin)),
+                         Combine::kConcat};
+  r.notes["family"] = "test";
+  return r;
+}
+
+TEST(Store, CommitIsAtomicAndReadsBackEverything) {
+  const fs::path d = fresh_dir("commit");
+  Store st(d);
+  EXPECT_FALSE(st.done("e.u1"));
+  UnitMeta m;
+  m.unit = "e.u1";
+  m.kind = "eval";
+  m.labels = {{"language", "de"}, {"point", "abc"}};
+  m.runner = "unit-test";
+  st.commit(m, sample_result(10, 3), "owner-1");
+  EXPECT_TRUE(st.done("e.u1"));
+  EXPECT_EQ(st.done_units(), std::set<std::string>{"e.u1"});
+  EXPECT_TRUE(fs::is_empty(d / "tmp"));  // nothing left behind
+  UnitMeta back;
+  UnitResult r = st.read("e.u1", &back);
+  EXPECT_EQ(back.unit, "e.u1");
+  EXPECT_EQ(back.kind, "eval");
+  EXPECT_EQ(back.runner, "unit-test");
+  EXPECT_EQ(back.owner, "owner-1");
+  EXPECT_EQ(back.labels.at("language"), "de");
+  const Table& t = r.tables.at("samples");
+  EXPECT_EQ(t.get<int64_t>("sample"), (std::vector<int64_t>{10, 11, 12}));
+  EXPECT_EQ(t.get<std::string>("prediction")[2], "p12");
+  EXPECT_EQ(t.get<double>("score")[1], 5.5);
+  EXPECT_EQ(r.arrays.at("counts").combine, Combine::kSum);
+  EXPECT_EQ(r.arrays.at("per_seq").shape, (std::vector<uint64_t>{3, 2}));
+  EXPECT_EQ(r.notes.at("family"), "test");
+  fs::remove_all(d);
+}
+
+TEST(Store, CombineAppendsTablesConcatenatesAndSumsArrays) {
+  UnitResult c = combine_results({sample_result(0, 2), sample_result(2, 3)}, "test");
+  EXPECT_EQ(c.tables.at("samples").get<int64_t>("sample"), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(std::get<std::vector<int64_t>>(c.arrays.at("counts").values),
+            (std::vector<int64_t>{2, 4, 6, 2}));  // 1+1, 2+2, 3+3, 0+2
+  EXPECT_EQ(c.arrays.at("per_seq").shape, (std::vector<uint64_t>{5, 2}));
+  const auto& ps = std::get<std::vector<float>>(c.arrays.at("per_seq").values);
+  EXPECT_EQ(ps.front(), 0.f);
+  EXPECT_EQ(ps.back(), 2.f);
+}
+
+TEST(Store, CombineRefusesMismatchedShapes) {
+  UnitResult a = sample_result(0, 2), b = sample_result(2, 2);
+  b.arrays["counts"].shape = {4, 1};
+  EXPECT_THROW(combine_results({a, b}, "test"), InputError);
+}
+
+TEST(Store, FailureMarkersAndTmpDebris) {
+  const fs::path d = fresh_dir("failed");
+  Store st(d);
+  st.mark_failed("g.1", "bad row 7\nsecond line", "host:1");
+  auto f = st.failed();
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f["g.1"].error, "bad row 7\nsecond line");
+  EXPECT_EQ(f["g.1"].owner, "host:1");
+  st.clear_all_failed();
+  EXPECT_TRUE(st.failed().empty());
+  // A writer killed mid-write leaves debris only under tmp/: never counted as done.
+  std::ofstream(d / "tmp" / "e.u9.host.1.h5") << "half";
+  EXPECT_TRUE(st.done_units().empty());
+  EXPECT_EQ(st.clean_tmp(3600), 0);
+  EXPECT_EQ(st.clean_tmp(-1), 1);
+  fs::remove_all(d);
+}
+
+}  // namespace
+}  // namespace moe::results
