@@ -13,6 +13,7 @@
 #include <set>
 
 #include "results/h5.h"
+#include "results/routing_units.h"
 #include "runtime/core/error.h"
 #include "runtime/core/version.h"
 
@@ -266,11 +267,12 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
     for (const auto& s : spec.stats) {
       auto it = stats_parts.find(s.id);
       if (it == stats_parts.end()) continue;
-      UnitResult r = combine_results(it->second, "statistics " + s.id);
+      const std::string what = "statistics " + s.id;
+      const RoutingStats st = routing_stats_from_unit(combine_results(it->second, what), what);
       h5::Group g = root.group(fmt::format("routing/{}/{}/{}", s.model, s.corpus, s.language));
-      g.set_attr("stats", s.id);
-      for (const auto& [name, a] : r.arrays) a.write(g, name);
-      for (const auto& [name, t] : r.tables) t.write(g, name);
+      Labels labels = s.labels;
+      labels.emplace_back("stats", s.id);
+      write_routing_stats(g, st, labels);
     }
 
     // ---- /units, /notes, /missing -------------------------------------------------------------

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "results/routing_stats.h"
 #include "results/store.h"
 
 namespace moe::results {
@@ -38,6 +39,7 @@ struct MergeExpertSet {
 
 struct MergeStats {
   std::string id, model, corpus, language;
+  Labels labels;  // provenance written with the statistics (model path, corpus format, ...)
 };
 
 struct MergeTask {

@@ -146,10 +146,14 @@ void Array::merge(const Array& other, const std::string& what) {
       [&](auto& dst) {
         using V = std::decay_t<decltype(dst)>;
         const V& src = std::get<V>(other.values);
-        if (combine == Combine::kConcat) {
-          dst.insert(dst.end(), src.begin(), src.end());
-        } else {
-          for (size_t i = 0; i < dst.size(); ++i) dst[i] += src[i];
+        switch (combine) {
+          case Combine::kConcat: dst.insert(dst.end(), src.begin(), src.end()); break;
+          case Combine::kSum:
+            for (size_t i = 0; i < dst.size(); ++i) dst[i] += src[i];
+            break;
+          case Combine::kSame:
+            if (dst != src) throw InputError(what, "expected equal values in every sample range");
+            break;
         }
       },
       values);
@@ -159,7 +163,9 @@ void Array::merge(const Array& other, const std::string& what) {
 void Array::write(const h5::Group& parent, const std::string& name) const {
   std::visit([&](const auto& v) { parent.write(name, v, shape, true); }, values);
   // The combine rule lives on the dataset; h5 sets attributes on groups, so record it beside.
-  parent.set_attr(name + ".combine", std::string(combine == Combine::kSum ? "sum" : "concat"));
+  parent.set_attr(name + ".combine", std::string(combine == Combine::kSum    ? "sum"
+                                                 : combine == Combine::kSame ? "same"
+                                                                             : "concat"));
 }
 
 Array Array::read(const h5::Group& parent, const std::string& name) {
@@ -168,11 +174,12 @@ Array Array::read(const h5::Group& parent, const std::string& name) {
   const char cls = parent.dataset_class(name, &bytes);
   if (cls == 'f' && bytes == 4) a.values = parent.read<float>(name, &a.shape);
   else if (cls == 'f') a.values = parent.read<double>(name, &a.shape);
+  else if (cls == 'u' && bytes == 2) a.values = parent.read<uint16_t>(name, &a.shape);
   else if (cls == 'i' || cls == 'u') a.values = parent.read<int64_t>(name, &a.shape);
   else throw InputError(parent.path() + "/" + name, "expected a numeric array");
   const std::string rule = parent.has_attr(name + ".combine")
                                ? parent.attr_string(name + ".combine") : "concat";
-  a.combine = rule == "sum" ? Combine::kSum : Combine::kConcat;
+  a.combine = rule == "sum" ? Combine::kSum : rule == "same" ? Combine::kSame : Combine::kConcat;
   return a;
 }
 

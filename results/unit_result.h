@@ -4,9 +4,9 @@
 // knowing the details:
 //  - tables: named tables of equal-length columns (int64, double or string), e.g. "samples"
 //    (one row per evaluated sample) or "experts" (one row per selected expert);
-//  - arrays: named n-d arrays (f32, f64 or i64) with a rule saying how the arrays of several
-//    sample ranges combine: kConcat stacks along the first axis (per-sequence values), kSum adds
-//    (counts);
+//  - arrays: named n-d arrays (f32, f64, i64, or u16 for bf16 bits) with a rule saying how the
+//    arrays of several sample ranges combine: kConcat stacks along the first axis (per-sequence
+//    values), kSum adds (counts), kSame requires them equal (descriptions such as layer ids);
 //  - notes: free-form key -> text facts to keep with the result (e.g. "sparsemixer: logits are
 //    not shift-invariant").
 // Unit files (results/SCHEMA.md, "Unit files") hold /tables/<name>, /arrays/<name>, /notes.
@@ -59,9 +59,10 @@ class Table {
   static Table read(const h5::Group& parent, const std::string& name);
 };
 
-enum class Combine { kConcat, kSum };
+enum class Combine { kConcat, kSum, kSame };
 
-using ArrayValues = std::variant<std::vector<float>, std::vector<double>, std::vector<int64_t>>;
+using ArrayValues = std::variant<std::vector<float>, std::vector<double>, std::vector<int64_t>,
+                                 std::vector<uint16_t>>;
 
 struct Array {
   std::vector<uint64_t> shape;

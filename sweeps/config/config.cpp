@@ -223,16 +223,22 @@ void parse_corpora(const YamlNode& n, SweepConfig& c) {
     YamlNode m = n[key];
     if (!m.is_map()) m.expected("a mapping with 'format' and 'path'");
     if (!valid_name(key)) m.expected("a corpus name of letters, digits, '_', '-', '.'");
-    m.check_keys({"format", "path", "split", "field", "samples"});
+    m.check_keys({"format", "path", "split", "field", "prompt", "samples"});
     CorpusSpec s;
     s.name = key;
-    s.format = choice(m["format"], {"flores", "gsm8k", "jsonl", "text"}, "");
-    if (s.format.empty()) m["format"].expected("one of flores, gsm8k, jsonl, text");
+    s.format = choice(m["format"], {"flores", "belebele", "gsm8k", "jsonl", "text"}, "");
+    if (s.format.empty()) m["format"].expected("one of flores, belebele, gsm8k, jsonl, text");
     s.path = path_of(m["path"]);
     s.split = s.format == "flores" ? choice(m["split"], {"dev", "devtest"}, "dev") : "";
-    if (s.format != "flores" && m["split"].defined()) m["split"].fail("'split' applies to format flores only");
-    s.field = s.format == "jsonl" ? (m["field"].defined() ? m["field"].str() : "text") : "";
-    if (s.format != "jsonl" && m["field"].defined()) m["field"].fail("'field' applies to format jsonl only");
+    if (s.format != "flores" && m["split"].defined())
+      m["split"].fail("'split' applies to format flores only");
+    if (s.format == "gsm8k")
+      s.field = choice(m["field"], {"question", "answer", "question_answer"}, "question");
+    else if (s.format == "jsonl")
+      s.field = m["field"].defined() ? m["field"].str() : "text";
+    else if (m["field"].defined())
+      m["field"].fail("'field' applies to formats gsm8k and jsonl only");
+    s.prompt = choice(m["prompt"], {"chat", "raw"}, s.prompt);
     s.samples = int_in(m["samples"], 0, int64_t(1) << 40, 0);
     c.corpora.push_back(std::move(s));
   }

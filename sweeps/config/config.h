@@ -31,13 +31,15 @@ struct ModelSpec {
   int threads = 0;                  // CPU worker threads per rank (0 = the backend's default)
 };
 
+// A routing corpus (sweeps/routing/corpus.h has the formats and path placeholders).
 struct CorpusSpec {
   std::string name;                 // key under `corpora:`
-  std::string format;               // flores | gsm8k | jsonl | text
-  std::filesystem::path path;       // file or directory (FLORES: the directory of {code}.{split})
+  std::string format;               // flores | belebele | gsm8k | jsonl | text
+  std::filesystem::path path;       // file or directory; may hold {language} / {flores}
   std::string split;                // flores: dev | devtest
-  std::string field;                // jsonl: the text field
-  int64_t samples = 0;              // sequences per language
+  std::string field;                // gsm8k: question | answer | question_answer; jsonl: a field
+  std::string prompt = "chat";      // chat (the family's template, as the studies) | raw
+  int64_t samples = 0;              // sequences per language (0 = every sequence of the file)
 };
 
 // How routing statistics are collected (SCIENCE.md A).

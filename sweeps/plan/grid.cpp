@@ -28,8 +28,8 @@ namespace {
 json model_json(const ModelSpec& m) { return {{"name", m.name}, {"path", m.path.string()}}; }
 
 json corpus_json(const CorpusSpec& c) {
-  return {{"name", c.name}, {"format", c.format}, {"path", c.path.string()},
-          {"split", c.split}, {"field", c.field}};
+  return {{"name", c.name},   {"format", c.format}, {"path", c.path.string()},
+          {"split", c.split}, {"field", c.field},   {"prompt", c.prompt}};
 }
 
 json stats_options_json(const StatisticsOptions& s) {

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "sweeps/routing/corpus.h"
+
 namespace moe::sweeps {
 
 results::MergeSpec merge_spec(const SweepConfig& c, const Plan& plan) {
@@ -41,8 +43,21 @@ results::MergeSpec merge_spec(const SweepConfig& c, const Plan& plan) {
     m.canonical = p.canonical;
     s.points.push_back(std::move(m));
   }
-  for (const auto& st : plan.stats)
-    s.stats.push_back({st.id, c.models[st.model].name, c.corpora[st.corpus].name, st.language});
+  for (const auto& st : plan.stats) {
+    const ModelSpec& m = c.models[st.model];
+    const CorpusSpec& k = c.corpora[st.corpus];
+    results::Labels labels = {{"model", m.name},
+                              {"model_path", m.path.string()},
+                              {"corpus", k.name},
+                              {"corpus_format", k.format},
+                              {"corpus_path", k.path.string()},
+                              {"split", k.split},
+                              {"field", k.field},
+                              {"language", st.language},
+                              {"prompt", k.prompt},
+                              {"parallel", corpus::is_parallel(k.format) ? "true" : "false"}};
+    s.stats.push_back({st.id, m.name, k.name, st.language, std::move(labels)});
+  }
   for (const auto& t : c.tasks)
     s.tasks.push_back({t.name, t.kind, t.path.string(), t.options_json, t.languages,
                        t.low_resource});

@@ -8,6 +8,7 @@
 
 #include "results/h5.h"
 #include "results/merge.h"
+#include "results/routing_units.h"
 
 namespace moe::results {
 namespace {
@@ -23,6 +24,27 @@ UnitResult eval_result(int64_t begin, std::vector<int64_t> correct) {
     c.push_back(correct[i]);
   }
   return r;
+}
+
+// Routing statistics of n sequences, 1 layer, 2 experts, every value derived from `v`.
+RoutingStats stats(int n, int64_t v) {
+  RoutingStats s;
+  s.num_seqs = n;
+  s.num_layers = 1;
+  s.num_experts = 2;
+  s.top_k = 1;
+  s.layers = {0};
+  s.counted_tokens.assign(size_t(n), v);
+  for (int i = 0; i < n; ++i) {
+    s.importance_q.insert(s.importance_q.end(), {float(v), 0.f});
+    s.frequency.insert(s.frequency.end(), {1.f, 0.f});
+  }
+  s.entropy.assign(size_t(n), 0.f);
+  s.importance_entropy.assign(size_t(n), 0.f);
+  s.consistency.assign(size_t(n), 1.f);
+  s.activation_tokens = {v, 2 * v};
+  s.total_tokens = {3 * v};
+  return s;
 }
 
 void commit(const Store& st, const std::string& id, const std::string& kind, const UnitResult& r) {
@@ -83,9 +105,7 @@ TEST(Merge, AccuracyDeltasAndOrderAreComputedFromUnitFiles) {
   xt.col<int64_t>("expert") = {5, 1, 0, 7, 2};
   xt.col<double>("score") = {0.5, 0.4, 0.6, 0.35, 0.9};
   commit(st, "x1", "experts", x);
-  UnitResult s1a, s1b;
-  s1a.arrays["counts"] = {{2}, std::vector<int64_t>{1, 2}, Combine::kSum};
-  s1b.arrays["counts"] = {{2}, std::vector<int64_t>{10, 20}, Combine::kSum};
+  const UnitResult s1a = routing_stats_to_unit(stats(2, 1)), s1b = routing_stats_to_unit(stats(1, 10));
   commit(st, "s1.b", "stats", s1b);
 
   // s1.a missing: refused without --allow-partial
@@ -125,9 +145,13 @@ TEST(Merge, AccuracyDeltasAndOrderAreComputedFromUnitFiles) {
                                   3, 4, 5}));
   // expert-set size counts (layer, expert) pairs inside the window 1..2
   EXPECT_EQ(column<int64_t>(root, "points", "expert_set_size"), (std::vector<int64_t>{-1, 3}));
-  // statistics summed over the two ranges
-  EXPECT_EQ(root.open_group("routing/tiny/flores/en").read<int64_t>("counts"),
-            (std::vector<int64_t>{11, 22}));
+  // statistics of the two ranges: pooled counts summed, per-sequence rows stacked in order
+  const RoutingStats merged = read_routing_stats(root.open_group("routing/tiny/flores/en"));
+  EXPECT_EQ(merged.num_seqs, 3);
+  EXPECT_EQ(merged.activation_tokens, (std::vector<int64_t>{11, 22}));
+  EXPECT_EQ(merged.total_tokens, (std::vector<int64_t>{33}));
+  EXPECT_EQ(merged.counted_tokens, (std::vector<int64_t>{1, 1, 10}));
+  EXPECT_EQ(merged.importance_q, (std::vector<float>{1, 0, 1, 0, 10, 0}));
   fs::remove_all(d);
 }
 

@@ -6,13 +6,13 @@
 #include <cstdlib>
 #include <thread>
 
+#include "results/routing_units.h"
 #include "results/store.h"
+#include "sweeps/phases/experts_phase.h"
 
 namespace moe::sweeps::testing {
 namespace {
 
-using results::Array;
-using results::Combine;
 using results::Table;
 using results::UnitResult;
 
@@ -59,75 +59,54 @@ class TestDoubleRunner : public UnitRunner {
     if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
   }
 
+  // Pseudo-random but well-formed routing statistics: each token of sequence i picks k experts
+  // per layer from a hash, so frequencies, counts and importance agree with each other.
   UnitResult stats(const Unit& u, const StopFlag& stop) const {
-    const StatsSpec& s = ctx_.plan->stats[u.stats];
-    const uint64_t L = kDoubleLayers, E = kDoubleExperts, N = uint64_t(u.end - u.begin);
-    std::vector<int64_t> counts(L * E, 0), tokens(L, 0);
-    std::vector<float> freq(N * L * E), importance(N * L * E), entropy(N * L), consistency(N);
-    for (uint64_t i = 0; i < N; ++i) {
+    const StatsSpec& spec = ctx_.plan->stats[u.stats];
+    const int L = kDoubleLayers, E = kDoubleExperts, k = kDoubleTopK;
+    const int N = int(u.end - u.begin);
+    results::RoutingStats s;
+    s.num_seqs = N;
+    s.num_layers = L;
+    s.num_experts = E;
+    s.top_k = k;
+    for (int l = 0; l < L; ++l) s.layers.push_back(l);
+    s.importance_q.assign(size_t(N) * L * E, 0.f);
+    s.frequency.assign(size_t(N) * L * E, 0.f);
+    s.entropy.assign(size_t(N) * L, 0.f);
+    s.importance_entropy.assign(size_t(N) * L, 0.f);
+    s.consistency.assign(size_t(N) * L, 0.f);
+    s.activation_tokens.assign(size_t(L) * E, 0);
+    s.total_tokens.assign(size_t(L), 0);
+    for (int i = 0; i < N; ++i) {
       pace(stop);
-      const uint64_t seq = uint64_t(u.begin) + i;
-      const int64_t T = 5 + int64_t(hash(s.id, seq) % 20);
-      for (uint64_t l = 0; l < L; ++l) {
-        double sum = 0;
-        for (uint64_t e = 0; e < E; ++e) {
-          const double w = unit01(hash(s.id, seq, l, e));
-          importance[(i * L + l) * E + e] = float(w);
-          sum += w;
-          const int64_t n = int64_t(w * double(T));
-          counts[l * E + e] += n;
-          freq[(i * L + l) * E + e] = float(double(n) / double(T));
+      const uint64_t seq = uint64_t(u.begin + i);
+      const int64_t T = 5 + int64_t(hash(spec.id, seq) % 20);
+      s.counted_tokens.push_back(T);
+      for (int l = 0; l < L; ++l) {
+        for (int64_t t = 0; t < T; ++t) {
+          // k distinct experts, skewed towards low ids for this corpus/language
+          const int e0 = int(hash(spec.id, seq, uint64_t(l), uint64_t(t)) % (E / 2));
+          const int e1 = (e0 + 1 + int(hash(spec.id, seq, uint64_t(t), 7) % (E - 1))) % E;
+          for (int e : {e0, e1}) {
+            s.frequency[(size_t(i) * L + l) * E + e] += 1.f / float(T);
+            s.importance_q[(size_t(i) * L + l) * E + e] += 0.5f / float(T);
+            s.activation_tokens[size_t(l) * E + e] += 1;
+          }
         }
-        for (uint64_t e = 0; e < E; ++e) importance[(i * L + l) * E + e] /= float(sum);
-        entropy[i * L + l] = float(unit01(hash(s.id, seq, l, 99)));
-        tokens[l] += T;
+        s.total_tokens[size_t(l)] += T;
+        s.entropy[size_t(i) * L + l] = float(unit01(hash(spec.id, seq, uint64_t(l), 99)));
+        s.importance_entropy[size_t(i) * L + l] = float(unit01(hash(spec.id, seq, uint64_t(l), 98)));
+        s.consistency[size_t(i) * L + l] = float(unit01(hash(spec.id, seq, uint64_t(l), 97)));
       }
-      consistency[i] = float(unit01(hash(s.id, seq, 7, 7)));
     }
-    UnitResult r;
-    r.arrays["activation_counts"] = {{L, E}, counts, Combine::kSum};
-    r.arrays["total_tokens"] = {{L}, tokens, Combine::kSum};
-    r.arrays["activation_freq"] = {{N, L, E}, freq, Combine::kConcat};
-    r.arrays["importance"] = {{N, L, E}, importance, Combine::kConcat};
-    r.arrays["entropy"] = {{N, L}, entropy, Combine::kConcat};
-    r.arrays["consistency"] = {{N}, consistency, Combine::kConcat};
+    UnitResult r = results::routing_stats_to_unit(s);
     r.notes["source"] = "test double: pseudo-random routing statistics";
     return r;
   }
 
-  // Pooled activation frequency [L, E] of one statistics entry, read from the store.
-  std::vector<double> frequencies(int stats) const {
-    const UnitResult st = load_stats(ctx_, stats);
-    const auto& c = std::get<std::vector<int64_t>>(st.arrays.at("activation_counts").values);
-    const auto& t = std::get<std::vector<int64_t>>(st.arrays.at("total_tokens").values);
-    std::vector<double> f(c.size());
-    for (size_t i = 0; i < c.size(); ++i) f[i] = double(c[i]) / double(t[i / kDoubleExperts]);
-    return f;
-  }
-
-  UnitResult experts(const Unit& u) const {
-    const ExpertSetSpec& x = ctx_.plan->expert_sets[u.expert_set];
-    // Delta between the first and the last statistics the set uses (target vs reference).
-    const std::vector<double> a = frequencies(x.stats.front());
-    const std::vector<double> b = frequencies(x.stats.back());
-    const double threshold = x.tau.value_or(x.thr.value_or(0.0)) * 0.1;
-    UnitResult r;
-    Table& t = r.tables["experts"];
-    auto& layer = t.col<int64_t>("layer");
-    auto& expert = t.col<int64_t>("expert");
-    auto& score = t.col<double>("score");
-    for (int l = 0; l < kDoubleLayers; ++l)
-      for (int e = 0; e < kDoubleExperts; ++e) {
-        const double d = a[l * kDoubleExperts + e] - b[l * kDoubleExperts + e];
-        if (d > threshold) {
-          layer.push_back(l);
-          expert.push_back(e);
-          score.push_back(d);
-        }
-      }
-    r.notes["source"] = "test double: threshold on pseudo-random frequency differences";
-    return r;
-  }
+  // Expert identification needs no model: the real phase runs on the double's statistics.
+  UnitResult experts(const Unit& u) const { return run_expert_identification(ctx_, u); }
 
   UnitResult eval(const Unit& u, const StopFlag& stop) const {
     const Point& p = ctx_.plan->points[u.point];
