@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "expert_parallel/mpi_communicator.h"
 #include "results/store.h"
 #include "sweeps/cli/command.h"
 #include "sweeps/config/config.h"
@@ -35,9 +36,12 @@ MOE_COMMAND(run, 10, "Run a sweep (local, or MPI under mpirun/srun)", [](CLI::Ap
     using namespace moe::sweeps;
     install_stop_handlers();
     const bool mpi = a->executor == "mpi" || (a->executor == "auto" && launched_by_mpi());
-    std::optional<MpiSession> session;
-    if (mpi) session.emplace();
-    const int rank = session ? session->rank() : 0;
+    std::optional<moe::ep::MpiSession> session;
+    int rank = 0;
+    if (mpi) {
+      session.emplace();
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    }
     if (rank != 0) spdlog::set_level(spdlog::level::warn);
 
     SweepConfig c = load_config(a->config, a->overrides);

@@ -9,7 +9,7 @@
 // MPI, SLURM array tasks) may work on one output directory at once: leases keep them from
 // running the same batch, and a dead worker's batches become pending again when its leases
 // expire. A stop signal (stop.h) ends the run after (or in the middle of) the current batches.
-// Thread-safety: call from the main thread; MPI must be initialised (MpiSession) for run_mpi.
+// Thread-safety: call from the main thread.
 #pragma once
 
 #include <cstdint>
@@ -45,20 +45,8 @@ RunSummary run_local(const SweepConfig& c, const Plan& plan, results::Store& sto
 // launcher that expects MPI_Init).
 bool launched_by_mpi();
 
-// MPI_Init_thread(MPI_THREAD_MULTIPLE) ... MPI_Finalize, as a scope.
-class MpiSession {
- public:
-  MpiSession();
-  ~MpiSession();
-  MpiSession(const MpiSession&) = delete;
-  MpiSession& operator=(const MpiSession&) = delete;
-  int rank() const { return rank_; }
-  int size() const { return size_; }
-
- private:
-  int rank_ = 0, size_ = 1;
-};
-
+// REQUIRES: MPI initialised with MPI_THREAD_MULTIPLE (ep::MpiSession; rank 0 runs the
+// coordinator thread beside its replica's work).
 RunSummary run_mpi(const SweepConfig& c, const Plan& plan, results::Store& store,
                    const RunOptions& o);
 

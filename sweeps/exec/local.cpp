@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "expert_parallel/replica.h"
 #include "sweeps/exec/executor.h"
 #include "sweeps/exec/worker.h"
 #include "sweeps/plan/describe.h"
@@ -53,7 +54,10 @@ RunSummary run_local(const SweepConfig& c, const Plan& plan, results::Store& sto
   Coordinator coord(plan, store, leases, c.execution.poll_s);
   StopFlag& stop = process_stop_flag();
 
-  RunnerContext ctx{&c, &plan, &store, {}};
+  ep::ReplicaOptions ro;
+  ro.where = c.source.string() + ": models.*.expert_parallel";
+  ep::Replica replica(std::make_shared<ep::LocalCommunicator>(), ro);
+  RunnerContext ctx{&c, &plan, &store, {}, &replica};
   std::unique_ptr<UnitRunner> runner;
   ProgressOutput out;
   Periodic heartbeat(c.execution.heartbeat_s, [&] { coord.heartbeat(); });

@@ -8,6 +8,9 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include "expert_parallel/mpi_communicator.h"
+#include "expert_parallel/replica.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -24,15 +27,6 @@ namespace {
 constexpr int kTagRequest = 101, kTagAssign = 102, kTagHeartbeat = 103;
 constexpr int kWait = -1, kStop = -2;
 
-void mpi_check(int rc, const char* what) {
-  if (rc != MPI_SUCCESS) {
-    char msg[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    MPI_Error_string(rc, msg, &len);
-    throw Error(fmt::format("MPI: {} failed: {}", what, std::string(msg, size_t(len))));
-  }
-}
-
 // Sleeps that grow from 50 us to 20 ms while nothing arrives.
 class Backoff {
  public:
@@ -47,25 +41,24 @@ class Backoff {
 };
 
 void send_text(MPI_Comm comm, int dest, int tag, const std::string& s) {
-  mpi_check(MPI_Send(s.data(), int(s.size()), MPI_CHAR, dest, tag, comm), "MPI_Send");
+  MPI_CHECK(MPI_Send(s.data(), int(s.size()), MPI_CHAR, dest, tag, comm));
 }
 
 std::string recv_text(MPI_Comm comm, const MPI_Status& st) {
   int n = 0;
   MPI_Get_count(&st, MPI_CHAR, &n);
   std::string s(size_t(n), '\0');
-  mpi_check(MPI_Recv(s.data(), n, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, comm, MPI_STATUS_IGNORE),
-            "MPI_Recv");
+  MPI_CHECK(MPI_Recv(s.data(), n, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, comm, MPI_STATUS_IGNORE));
   return s;
 }
 
 int recv_int_quiet(MPI_Comm comm, int src, int tag) {
   int v = 0;
   MPI_Request req;
-  mpi_check(MPI_Irecv(&v, 1, MPI_INT, src, tag, comm, &req), "MPI_Irecv");
+  MPI_CHECK(MPI_Irecv(&v, 1, MPI_INT, src, tag, comm, &req));
   Backoff b;
   for (int done = 0; !done;) {
-    mpi_check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    MPI_CHECK(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
     if (!done) b.wait();
   }
   return v;
@@ -73,10 +66,10 @@ int recv_int_quiet(MPI_Comm comm, int src, int tag) {
 
 void bcast_int_quiet(int* v, MPI_Comm comm) {
   MPI_Request req;
-  mpi_check(MPI_Ibcast(v, 1, MPI_INT, 0, comm, &req), "MPI_Ibcast");
+  MPI_CHECK(MPI_Ibcast(v, 1, MPI_INT, 0, comm, &req));
   Backoff b;
   for (int done = 0; !done;) {
-    mpi_check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    MPI_CHECK(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
     if (!done) b.wait();
   }
 }
@@ -127,7 +120,7 @@ void coordinate(const SweepConfig& c, const Plan& plan, Coordinator& coord, MPI_
     }
     int flag = 0;
     MPI_Status st;
-    mpi_check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, ctrl, &flag, &st), "MPI_Iprobe");
+    MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, ctrl, &flag, &st));
     if (!flag) {
       if (progress) out.tick(coord.progress());
       backoff.wait();
@@ -165,7 +158,7 @@ void coordinate(const SweepConfig& c, const Plan& plan, Coordinator& coord, MPI_
         case Coordinator::Next::kDone: g = kStop; break;
       }
     }
-    mpi_check(MPI_Send(&g, 1, MPI_INT, st.MPI_SOURCE, kTagAssign, ctrl), "MPI_Send");
+    MPI_CHECK(MPI_Send(&g, 1, MPI_INT, st.MPI_SOURCE, kTagAssign, ctrl));
     if (g >= 0) s.group = g;
     if (g == kStop && s.active) {
       s.active = false;
@@ -182,20 +175,6 @@ bool launched_by_mpi() {
     if (std::getenv(v)) return true;
   return false;
 }
-
-MpiSession::MpiSession() {
-  int provided = 0;
-  mpi_check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-  MPI_Comm_size(MPI_COMM_WORLD, &size_);
-  if (provided < MPI_THREAD_MULTIPLE) {
-    MPI_Finalize();
-    throw Error("MPI: the MPI library does not provide MPI_THREAD_MULTIPLE (the coordinator "
-                "thread on rank 0 needs it)");
-  }
-}
-
-MpiSession::~MpiSession() { MPI_Finalize(); }
 
 RunSummary run_mpi(const SweepConfig& c, const Plan& plan, results::Store& store,
                    const RunOptions& o) {
@@ -217,7 +196,7 @@ RunSummary run_mpi(const SweepConfig& c, const Plan& plan, results::Store& store
   // Every rank must have built the same plan.
   char hash[17] = {};
   std::snprintf(hash, sizeof(hash), "%s", plan.hash.c_str());
-  mpi_check(MPI_Bcast(hash, 16, MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Bcast");
+  MPI_CHECK(MPI_Bcast(hash, 16, MPI_CHAR, 0, MPI_COMM_WORLD));
   int mismatch = plan.hash != std::string(hash, 16), any = 0;
   MPI_Allreduce(&mismatch, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (any)
@@ -225,10 +204,25 @@ RunSummary run_mpi(const SweepConfig& c, const Plan& plan, results::Store& store
                             "every rank with the same config and overrides",
                             rank, plan.hash, std::string(hash, 16)));
 
-  MPI_Comm ctrl, replica_comm;
-  MPI_Comm_dup(MPI_COMM_WORLD, &ctrl);
-  MPI_Comm_split(MPI_COMM_WORLD, rank / R, rank, &replica_comm);
+  int provided = 0;
+  MPI_CHECK(MPI_Query_thread(&provided));
+  if (provided < MPI_THREAD_MULTIPLE)
+    throw Error("MPI: the library does not provide MPI_THREAD_MULTIPLE (rank 0 runs the "
+                "coordinator thread beside its replica)");
+  // Control messages on private communicators: the coordinator's, and per replica for handing
+  // a batch from its leader to its other ranks. Expert parallelism has its own (ep::Replica).
+  MPI_Comm ctrl_raw, replica_ctrl_raw;
+  MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &ctrl_raw));
+  ep::MpiComm ctrl_owner(ctrl_raw);
+  MPI_CHECK(MPI_Comm_split(ctrl_raw, rank / R, rank, &replica_ctrl_raw));
+  ep::MpiComm replica_ctrl_owner(replica_ctrl_raw);
+  const MPI_Comm ctrl = ctrl_raw, replica_comm = replica_ctrl_raw;
   const ReplicaInfo info{rank / R, size / R, rank % R, R};
+  ep::ReplicaOptions ro;
+  ro.expert_parallel = R;
+  ro.where = c.source.string() + ": models.*.expert_parallel";
+  ep::Replica replica(ep::MpiCommunicator::world()->split(rank / R, rank), ro, info.index,
+                      info.count);
   const std::string owner = o.owner.empty() ? results::Leases::make_owner() : o.owner;
   StopFlag& stop = process_stop_flag();
 
@@ -254,7 +248,7 @@ RunSummary run_mpi(const SweepConfig& c, const Plan& plan, results::Store& store
   }
   MPI_Barrier(MPI_COMM_WORLD);  // the rank-0 store setup happens before anyone takes work
 
-  RunnerContext ctx{&c, &plan, &store, info};
+  RunnerContext ctx{&c, &plan, &store, info, &replica};
   std::unique_ptr<UnitRunner> runner;
   int64_t failed_here = 0;
   if (info.rank == 0) {
@@ -310,9 +304,7 @@ RunSummary run_mpi(const SweepConfig& c, const Plan& plan, results::Store& store
     summary[3] = coord->failed_here();
     summary[4] = stop.stopping();
   }
-  MPI_Bcast(summary, 5, MPI_INT64_T, 0, MPI_COMM_WORLD);
-  MPI_Comm_free(&replica_comm);
-  MPI_Comm_free(&ctrl);
+  MPI_CHECK(MPI_Bcast(summary, 5, MPI_INT64_T, 0, MPI_COMM_WORLD));
   RunSummary s;
   s.units_total = summary[0];
   s.units_done = summary[1];

@@ -32,6 +32,9 @@
 namespace moe::results {
 class Store;
 }
+namespace moe::ep {
+class Replica;
+}
 
 namespace moe::sweeps {
 
@@ -48,6 +51,9 @@ struct RunnerContext {
   const Plan* plan = nullptr;
   const results::Store* store = nullptr;
   ReplicaInfo replica;
+  // The replica's ranks (expert_parallel/replica.h): loads models with this rank's experts and
+  // runs the step protocol. Owned by the executor; outlives the runner.
+  ep::Replica* ep = nullptr;
 };
 
 class UnitRunner {
