@@ -208,7 +208,7 @@ void parse_models(const YamlNode& n, SweepConfig& c) {
     s.name = key;
     if (!valid_name(key)) m.expected("a model name of letters, digits, '_', '-', '.'");
     s.path = path_of(m["path"]);
-    s.backend = choice(m["backend"], {"cpu", "cuda"}, "cpu");
+    s.backend = choice(m["backend"], {"cpu", "cpu-ref", "cuda"}, "cpu");
     s.expert_parallel = int(int_in(m["expert_parallel"], 1, 1 << 16, 1));
     s.max_batch_tokens = int(int_in(m["max_batch_tokens"], 1, 1 << 30, 4096));
     s.max_batch_seqs = int(int_in(m["max_batch_seqs"], 1, 1 << 20, 64));
@@ -351,9 +351,12 @@ void parse_tasks(const YamlNode& n, SweepConfig& c) {
     if (!valid_name(key)) m.expected("a task name of letters, digits, '_', '-', '.'");
     const std::vector<std::string> common = {"kind", "path", "languages", "samples",
                                              "low_resource"};
+    // The evaluator's task options (sweeps/eval/task.h), checked per kind when the task loads.
     const std::vector<std::string> options = {
-        "variant", "shots", "shot_seed", "max_new_tokens", "subjects", "per_subject", "level",
-        "split", "chat", "thinking", "sampling", "sample_seed", "source_language"};
+        "variant",     "shots",           "shot_seed",     "exemplars", "subjects",
+        "per_subject", "sample_seed",     "level",         "split",     "source_language",
+        "standard_size", "chat",          "thinking",      "reasoning_effort", "chat_date",
+        "max_new_tokens", "sampling"};
     std::vector<std::string> allowed = common;
     allowed.insert(allowed.end(), options.begin(), options.end());
     m.check_keys(allowed);

@@ -24,7 +24,7 @@ namespace moe::sweeps {
 struct ModelSpec {
   std::string name;                 // key under `models:`
   std::filesystem::path path;       // checkpoint directory (${VAR} expanded)
-  std::string backend = "cpu";      // cpu | cuda
+  std::string backend = "cpu";      // cpu | cpu-ref | cuda (the model loader's names)
   int expert_parallel = 1;          // R: ranks per replica
   int max_batch_tokens = 4096;
   int max_batch_seqs = 64;
@@ -97,7 +97,8 @@ struct TaskSpec {
   std::vector<std::string> languages;
   int64_t samples = 0;              // samples per language (0 = every sample in the file)
   std::vector<std::string> low_resource;  // languages averaged separately in reports
-  std::string options_json;         // every other key, as canonical JSON (variant, shots, ...)
+  std::string options_json;         // every other key, as canonical JSON: the evaluator's task
+                                    // options (sweeps/eval/task.h: variant, shots, level, ...)
 };
 
 // ---- interventions and the grid (SCIENCE.md C) ------------------------------------------------
@@ -106,6 +107,8 @@ const char* method_name(Method m);
 bool method_uses_lambda(Method m);
 bool method_uses_direction(Method m);
 
+// Layers are MoE layers (the index router hooks, interventions and routing statistics use; in
+// the four supported families every decoder layer is an MoE layer).
 struct LayerRange {
   int start = 0, end = -1;  // 0-indexed, inclusive; end < start = empty (no intervention)
   bool empty() const { return end < start; }

@@ -95,13 +95,13 @@ results::UnitResult run_expert_identification(const RunnerContext& ctx, const Un
 
   results::Table& t = out.tables["experts"];
   auto& layer = t.col<int64_t>("layer");
-  auto& moe_layer = t.col<int64_t>("moe_layer");
+  auto& decoder_layer = t.col<int64_t>("decoder_layer");
   auto& expert = t.col<int64_t>("expert");
   auto& score = t.col<double>("score");
   for (size_t l = 0; l < set.layers.size(); ++l)
     for (const auto& e : set.layers[l]) {
-      layer.push_back(layers[l]);
-      moe_layer.push_back(int64_t(l));
+      layer.push_back(int64_t(l));
+      decoder_layer.push_back(layers[l]);
       expert.push_back(e.expert);
       score.push_back(e.score);
     }

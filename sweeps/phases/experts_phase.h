@@ -9,7 +9,8 @@
 //                      sum over the targets T of W > thr.
 //   affinity_shared    some W > 0 and every W < thr; score = the steering coefficient
 //                      c = W[T[0], l, e] (S is ordered with T[0] first).
-// The result holds the table "experts" (layer = decoder layer index, moe_layer, expert, score),
+// The result holds the table "experts" (layer = MoE layer index, the index interventions and
+// layer ranges use; decoder_layer; expert; score),
 // the per-layer scores as arrays ("delta" [L, E] or "affinity" [S, L, E]) and the rule with its
 // parameters as notes. Needs no model. Thread-safety: pure function of its inputs.
 #pragma once
