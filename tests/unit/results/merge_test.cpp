@@ -63,7 +63,7 @@ MergeSpec spec() {
   s.plan_hash = "0123456789abcdef";
   s.tasks = {{"mgsm", "mgsm", "/d", "{}", {"en", "sw"}, {"sw"}}};
   s.expert_sets = {{"x1", "tiny", "math", "delta", 0.3, nan, -1, "{}"}};
-  s.stats = {{"s1", "tiny", "flores", "en"}};
+  s.stats = {{"s1", "tiny", "flores", "en", {}}};
   s.points = {{"base", "tiny", "mgsm", "none", "", "", "", -1, -1, nan, nan, nan, -1, "", "base", "{}"},
               {"p1", "tiny", "mgsm", "soft", "math", "delta", "x1", 1, 2, 0.3, 0.5, nan, -1,
                "boost", "base", "{}"}};
