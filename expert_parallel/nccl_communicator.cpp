@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "runtime/backend/cuda/cuda_backend.h"
 #include "runtime/core/error.h"
 
 #if MOE_HAVE_NCCL
@@ -203,17 +204,6 @@ bool nccl_built() {
   return true;
 }
 
-int cuda_device_count(std::string* why) {
-  int n = 0;
-  const cudaError_t err = cudaGetDeviceCount(&n);
-  if (err != cudaSuccess) {
-    if (why) *why = fmt::format("cudaGetDeviceCount: {}", cudaGetErrorString(err));
-    return 0;
-  }
-  if (n == 0 && why) *why = "no CUDA device";
-  return n;
-}
-
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator& bootstrap, int cuda_device,
                                                      void* stream) {
   std::string why;
@@ -236,11 +226,6 @@ bool nccl_built() {
   return false;
 }
 
-int cuda_device_count(std::string* why) {
-  if (why) *why = "this build has no CUDA/NCCL (the toolkit was not found at configure time)";
-  return 0;
-}
-
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator&, int, void*) {
   throw Error(
       "the NCCL communicator is not in this build (configure with the CUDA toolkit and "
@@ -248,5 +233,7 @@ std::unique_ptr<Communicator> make_nccl_communicator(Communicator&, int, void*) 
 }
 
 #endif
+
+int cuda_device_count(std::string* why) { return moe::cuda_device_count(why); }
 
 }  // namespace moe::ep

@@ -23,8 +23,8 @@ namespace moe::ep {
 
 // True when this build contains the NCCL communicator.
 bool nccl_built();
-// Number of CUDA devices this process sees (0 without NCCL/CUDA in the build, without a driver
-// or without GPUs). `why`, when given, receives the reason for 0.
+// Number of CUDA devices this process sees (moe::cuda_device_count: 0 without CUDA in the
+// build, without a driver or without GPUs). `why`, when given, receives the reason for 0.
 int cuda_device_count(std::string* why = nullptr);
 
 // Collective over `bootstrap`. cuda_device: the device this rank uses (-1 = the current one);

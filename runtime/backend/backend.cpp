@@ -4,15 +4,17 @@
 
 #include "runtime/backend/cpu/fast.h"
 #include "runtime/backend/cpu/reference.h"
+#include "runtime/backend/cuda/cuda_backend.h"
 #include "runtime/core/error.h"
 
 namespace moe {
 
-std::vector<std::string> backend_names() { return {"cpu", "cpu-ref"}; }
+std::vector<std::string> backend_names() { return {"cpu", "cpu-ref", "cuda"}; }
 
 std::shared_ptr<Backend> make_backend(const BackendOptions& options) {
   if (options.name == "cpu") return std::make_shared<CpuFastBackend>(options);
   if (options.name == "cpu-ref") return std::make_shared<CpuReferenceBackend>(options);
+  if (options.name == "cuda") return make_cuda_backend(options);  // throws where unavailable
   throw input_error("--backend", "expected one of {}, found '{}'",
                     fmt::join(backend_names(), ", "), options.name);
 }

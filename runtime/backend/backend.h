@@ -10,7 +10,9 @@
 //   "cpu"      CpuFastBackend: bf16 weights with f32 accumulation on the vector/matrix units
 //              (AVX-512 BF16, AMX via oneDNN), multi-threaded with OpenMP, f32 activations
 //              (runtime/backend/cpu/fast.h).
-//   "cuda"     (runtime/backend/cuda) implements the same interface.
+//   "cuda"     CudaBackend (runtime/backend/cuda/backend.h): cuBLAS GEMMs and kernels on one GPU,
+//              built when the CUDA toolkit is found; make_backend throws "CUDA backend not
+//              available: <reason>" without it or without a GPU (cuda/cuda_backend.h).
 // Ops are synchronous from the caller's point of view on the CPU; a device backend may queue
 // them on its stream and synchronise in to_host().
 // Thread-safety: one forward pass at a time per Backend instance (ops use the backend's worker
@@ -190,7 +192,8 @@ class Backend {
   virtual DType kv_dtype(DType act) const = 0;
 };
 
-// Creates the backend named by options.name; throws InputError listing the known names.
+// Creates the backend named by options.name; throws InputError listing the known names for an
+// unknown name, Error for a known backend that cannot run here (cuda without a GPU).
 std::shared_ptr<Backend> make_backend(const BackendOptions& options);
 std::vector<std::string> backend_names();
 

@@ -2,15 +2,19 @@
 
 #include <algorithm>
 
+#include "runtime/backend/backend.h"
 #include "runtime/core/error.h"
 #include "runtime/engine/sampling.h"
 #include "runtime/models/model.h"
 
 namespace moe {
 
-void TraceRecorder::on_routed(const RouterContext& ctx, const Tensor& logits,
-                              const Tensor& experts, const Tensor& weights) {
-  MOE_ASSERT(ctx.device == Device::CPU, "TraceRecorder reads host arrays");
+void TraceRecorder::on_routed(const RouterContext& ctx, const Tensor& device_logits,
+                              const Tensor& device_experts, const Tensor& device_weights) {
+  MOE_ASSERT(ctx.device == Device::CPU || backend_, "TraceRecorder without a backend reads host arrays");
+  const auto host = [&](const Tensor& t) { return backend_ ? backend_->to_host(t) : t; };
+  const Tensor logits = host(device_logits), experts = host(device_experts),
+               weights = host(device_weights);
   const int E = ctx.num_experts, k = ctx.top_k;
   for (int t = 0; t < ctx.num_tokens; ++t) {
     const int s = ctx.token_seq[t];
@@ -57,7 +61,7 @@ results::RoutingTrace trace_prompts(Model& model, std::span<const std::vector<in
       tokens += int64_t(prompts[end++].size());
     const int n = int(end - next);
     auto cache = model.make_cache(n, tokens + int64_t(n) * (options.greedy_tokens + 1));
-    TraceRecorder rec;
+    TraceRecorder rec(true, &model.backend());
     RouterHook* hooks[] = {&rec};
     ForwardBatch batch;
     for (int i = 0; i < n; ++i) {

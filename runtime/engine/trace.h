@@ -4,7 +4,9 @@
 //
 // TraceRecorder is the RouterHook that does the recording; it is usable on its own (e.g. to trace
 // generation). It keeps one record per request tag, tokens appended in the order the model sees
-// them (a sequence's tokens arrive in position order).
+// them (a sequence's tokens arrive in position order). On a device backend it is given the
+// backend (`device_backend`) and copies each MoE layer's logits, experts and weights to the host
+// once per forward step: a trace records every one of them, so that copy is the point.
 // Thread-safety: one model forward at a time (as every hook).
 #pragma once
 
@@ -18,11 +20,14 @@
 
 namespace moe {
 
+class Backend;
 class Model;
 
 class TraceRecorder : public RouterHook {
  public:
-  explicit TraceRecorder(bool prompt_tokens_only = true) : prompt_only_(prompt_tokens_only) {}
+  explicit TraceRecorder(bool prompt_tokens_only = true, Backend* device_backend = nullptr)
+      : prompt_only_(prompt_tokens_only), backend_(device_backend) {}
+  bool supports(Device d) const override { return d == Device::CPU || backend_ != nullptr; }
   void on_routed(const RouterContext& ctx, const Tensor& logits, const Tensor& experts,
                  const Tensor& weights) override;
   // The recorded layers of `tag` (MoE layers in order), moved out of the recorder.
@@ -30,6 +35,7 @@ class TraceRecorder : public RouterHook {
 
  private:
   bool prompt_only_;
+  Backend* backend_ = nullptr;  // not owned; set for device tensors
   std::map<uint64_t, std::vector<results::LayerTrace>> by_tag_;
 };
 

@@ -19,7 +19,7 @@ struct ModelFlags {
   std::string longrope = "reference";
 
   void add(CLI::App& app) {
-    app.add_option("--backend", backend, "cpu (fast) or cpu-ref (reference, slow)")
+    app.add_option("--backend", backend, "cpu (fast), cpu-ref (reference, slow) or cuda (GPU, where built and present)")
         ->capture_default_str();
     app.add_option("--threads", threads, "worker threads (0 = all cores)")->capture_default_str();
     app.add_option("--bf16-emulation", bf16_emulation,

@@ -18,45 +18,10 @@
 #include "runtime/backend/cpu/fast.h"
 #include "runtime/backend/cpu/reference.h"
 #include "runtime/backend/kv_cache.h"
+#include "tests/unit/backend/op_test_util.h"
 
 namespace moe {
 namespace {
-
-uint64_t base_seed() {
-  const char* s = std::getenv("MOE_TEST_SEED");
-  return s ? std::strtoull(s, nullptr, 10) : 20260101;
-}
-
-struct Rand {
-  std::mt19937_64 g;
-  explicit Rand(uint64_t seed) : g(seed) {}
-  float normal() { return std::normal_distribution<float>(0.0f, 1.0f)(g); }
-  // f32 tensor of N(0, std), optionally rounded to bf16 values.
-  Tensor f32(Shape s, float std = 1.0f, bool bf16_values = false) {
-    Tensor t = Tensor::empty(DType::F32, std::move(s));
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      const float v = normal() * std;
-      t.data<float>()[i] = bf16_values ? round_bf16(v) : v;
-    }
-    return t;
-  }
-  Tensor bf16(Shape s, float std = 1.0f) {
-    Tensor t = Tensor::empty(DType::BF16, std::move(s));
-    for (int64_t i = 0; i < t.numel(); ++i) t.data<uint16_t>()[i] = f32_to_bf16(normal() * std);
-    return t;
-  }
-};
-
-double scaled_max_error(const Tensor& fast, const Tensor& ref) {
-  EXPECT_EQ(fast.shape(), ref.shape());
-  double m = 0, scale = 1;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    scale = std::max(scale, double(std::fabs(ref.data<float>()[i])));
-    const double d = std::fabs(double(fast.data<float>()[i]) - ref.data<float>()[i]);
-    m = std::max(m, std::isnan(d) ? INFINITY : d);
-  }
-  return m / scale;
-}
 
 class FastVsReference : public ::testing::Test {
  protected:
