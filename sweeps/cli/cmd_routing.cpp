@@ -1,0 +1,73 @@
+// `moe-sweep routing CONFIG [key=value ...] [--out FILE]`: the routing statistics (SCIENCE.md A)
+// of every (model, corpus, language) in a sweep config's `routing:` list, in one HDF5 file
+// (results/SCHEMA.md: /routing/<model>/<corpus>/<language>) for `moe-sweep analyze`.
+// It is the sweep's statistics phase alone: the config's tasks, grid and expert rules are left
+// out, the units run locally into the config's output directory (statistics units have the same
+// ids as in `moe-sweep run` of the same config, so either reuses what the other computed), and
+// they are merged into FILE (default <output>/routing.h5). A corpus without `samples` counts
+// every sequence its files hold. Under MPI or SLURM, use `run`/`submit` and `merge` instead.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "results/merge.h"
+#include "results/store.h"
+#include "runtime/core/error.h"
+#include "sweeps/cli/command.h"
+#include "sweeps/config/config.h"
+#include "sweeps/exec/executor.h"
+#include "sweeps/exec/stop.h"
+#include "sweeps/phases/stats_phase.h"
+#include "sweeps/plan/merge_spec.h"
+#include "sweeps/plan/plan.h"
+#include "sweeps/routing/corpus.h"
+
+MOE_COMMAND(routing, 12, "Collect the routing statistics of a config's routing list into one HDF5 file",
+            [](CLI::App& app) {
+  struct Args {
+    std::string config, out;
+    std::vector<std::string> overrides;
+    bool no_progress = false;
+  };
+  auto a = std::make_shared<Args>();
+  app.add_option("CONFIG", a->config, "sweep YAML with `models`, `corpora` and `routing`")->required();
+  app.add_option("overrides", a->overrides, "key.path=value overrides");
+  app.add_option("--out", a->out, "HDF5 file to write (default: <output>/routing.h5)");
+  app.add_flag("--no-progress", a->no_progress, "no progress bar or per-batch log lines");
+  return [a] {
+    using namespace moe::sweeps;
+    install_stop_handlers();
+    SweepConfig c = load_config(a->config, a->overrides);
+    if (c.routing.empty())
+      throw moe::InputError(c.source.string() + ": routing",
+                            "expected a list of {corpus, languages} to collect, found none");
+    c.tasks.clear();
+    c.grid.clear();
+    c.rules.clear();
+    c.baseline = false;
+    SampleCounter counter;
+    counter.corpus = [&c](const CorpusSpec& k, const std::string& language) {
+      return int64_t(moe::corpus::load_texts(corpus_source(c, k), language).size());
+    };
+    const Plan plan = make_plan(c, counter);
+    moe::results::Store store(c.output);
+    RunOptions o;
+    o.progress = !a->no_progress;
+    spdlog::info("routing {}: {} statistics in {} units, unit files in {}", c.name,
+                 plan.stats.size(), plan.units.size(), store.dir().string());
+    const RunSummary s = run_local(c, plan, store, o);
+    if (!s.complete()) {
+      std::fprintf(stderr, "routing: %lld of %lld units done%s; nothing written (run again to "
+                   "resume)\n", (long long)s.units_done, (long long)s.units_total,
+                   s.stopped ? " (stopped by a signal)" : "");
+      return 1;
+    }
+    const std::filesystem::path out =
+        a->out.empty() ? c.output / "routing.h5" : std::filesystem::path(a->out);
+    const auto rep = moe::results::merge(store, merge_spec(c, plan), out, false);
+    std::printf("%s: routing statistics of %zu (model, corpus, language)\n", rep.written.c_str(),
+                plan.stats.size());
+    return 0;
+  };
+});
