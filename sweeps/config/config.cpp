@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -71,12 +72,19 @@ std::string expand_env(const std::string& value, const std::string& where) {
         throw InputError(where, expected_found("'}' closing '${' at offset " + std::to_string(i),
                                                "'" + value + "'"));
       std::string name = value.substr(i + 2, close - i - 2);
+      // ${NAME:-default}: the default when NAME is unset or empty (as in the shell).
+      std::optional<std::string> fallback;
+      if (const size_t d = name.find(":-"); d != std::string::npos) {
+        fallback = name.substr(d + 2);
+        name.resize(d);
+      }
       bool ok = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
       for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
       if (!ok)
         throw InputError(where, expected_found("an environment variable name in ${...}",
                                                "'${" + name + "}'"));
       const char* v = std::getenv(name.c_str());
+      if (fallback && (!v || !*v)) v = fallback->c_str();
       if (!v)
         throw InputError(where, fmt::format("environment variable {} is not set (used in '{}')",
                                             name, value));

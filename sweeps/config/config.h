@@ -203,7 +203,8 @@ SweepConfig load_config(const std::filesystem::path& path,
 SweepConfig parse_config(const std::string& yaml_text, const std::string& label,
                          const std::vector<std::string>& overrides = {});
 
-// Expands ${NAME} in `value`; an unset variable is an InputError at `where`.
+// Expands ${NAME} and ${NAME:-default} in `value`; an unset variable without a default is an
+// InputError at `where`.
 std::string expand_env(const std::string& value, const std::string& where);
 
 }  // namespace moe::sweeps
