@@ -2,13 +2,13 @@
 // presets. MODELS.md section 3; transformers' configuration_gpt_oss.py for defaults.
 #include <cmath>
 
+#include "runtime/core/dtype.h"
+
 #include "runtime/io/config_fields.h"
 #include "runtime/io/family_spec.h"
 
 namespace moe::io {
 namespace {
-
-constexpr int kMxfp4Block = 32;  // elements sharing one E8M0 scale
 
 void parse(const JsonObject& j, ModelConfig& c) {
   c.moe_intermediate_size = int(req_dim(j, "intermediate_size", kMaxIntermediate));

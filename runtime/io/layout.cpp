@@ -1,5 +1,9 @@
 #include "runtime/io/layout.h"
 
+#include <fmt/format.h>
+
+#include <map>
+
 #include "runtime/io/family_spec.h"
 
 namespace moe::io {
@@ -29,6 +33,42 @@ ParamCounts count_params(const std::vector<TensorSpec>& tensors) {
     if (t.role == TensorRole::kEmbedding) c.embedding += n;
   }
   return c;
+}
+
+std::vector<TensorSpec> classify_tensors(const ModelConfig& cfg,
+                                         const std::vector<CheckpointTensor>& tensors,
+                                         std::vector<std::string>* problems) {
+  std::map<std::string, const TensorSpec*> expected;
+  const std::vector<TensorSpec> layout = checkpoint_layout(cfg);
+  for (const TensorSpec& t : layout) expected.emplace(t.name, &t);
+  std::vector<TensorSpec> out;
+  for (const CheckpointTensor& t : tensors) {
+    auto it = expected.find(t.name);
+    TensorRole role = t.name.find(".experts.") != std::string::npos ? TensorRole::kExpertWeight
+                                                                    : TensorRole::kLinear;
+    if (it == expected.end()) {
+      if (problems) problems->push_back("unexpected tensor '" + t.name + "'");
+    } else {
+      const TensorSpec& e = *it->second;
+      role = e.role;
+      if (problems && e.shape != t.shape) {
+        problems->push_back(fmt::format("tensor '{}': expected shape {}, found {}", t.name,
+                                        shape_str(e.shape), shape_str(t.shape)));
+      }
+      const bool mx = e.role == TensorRole::kExpertBlocks || e.role == TensorRole::kExpertScales;
+      if (problems && mx && t.dtype != DType::U8) {
+        problems->push_back(
+            fmt::format("tensor '{}': expected U8 (MXFP4), found {}", t.name, dtype_name(t.dtype)));
+      }
+      expected.erase(it);
+    }
+    out.push_back(TensorSpec{t.name, t.dtype, t.shape, role});
+  }
+  if (problems) {
+    for (const TensorSpec& t : layout)
+      if (expected.count(t.name)) problems->push_back("missing tensor '" + t.name + "'");
+  }
+  return out;
 }
 
 }  // namespace moe::io

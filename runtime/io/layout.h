@@ -40,8 +40,7 @@ struct TensorSpec {
 // The published layout for `cfg`; floating-point tensors in `float_dtype` (the published
 // checkpoints use BF16), MXFP4 blocks and scales always U8. Order: embeddings, layers in order,
 // final norm, lm_head.
-std::vector<TensorSpec> checkpoint_layout(const ModelConfig& cfg,
-                                          DType float_dtype = DType::BF16);
+std::vector<TensorSpec> checkpoint_layout(const ModelConfig& cfg, DType float_dtype = DType::BF16);
 
 // Parameters a tensor holds: elements, except MXFP4 blocks (two parameters per byte) and MXFP4
 // scales (quantisation metadata, not parameters: 0).
@@ -58,5 +57,19 @@ struct ParamCounts {
   }
 };
 ParamCounts count_params(const std::vector<TensorSpec>& tensors);
+
+// A checkpoint's tensors (name, dtype, shape), classified by the layout of `cfg`: a name the
+// layout has takes its role; any other name is an expert weight if it contains ".experts." and
+// a plain linear weight otherwise. `problems` (if given) receives one line per difference from
+// the layout: a missing or unexpected tensor, a shape that differs, MXFP4 bytes that are not U8
+// (floating-point dtypes may differ from the published ones).
+struct CheckpointTensor {
+  std::string name;
+  DType dtype;
+  Shape shape;
+};
+std::vector<TensorSpec> classify_tensors(const ModelConfig& cfg,
+                                         const std::vector<CheckpointTensor>& tensors,
+                                         std::vector<std::string>* problems);
 
 }  // namespace moe::io

@@ -103,8 +103,9 @@ struct SpecialTokens {
   std::vector<int64_t> eos;  // every id that ends generation: generation_config.json's, then
                              // config.json's, then tokenizer_config.json's eos_token (no repeats)
   std::optional<int64_t> pad;
-  bool add_bos = false;      // tokenizer_config.json add_bos_token (or a post_processor that
-                             // puts a special token first)
+  bool add_bos = false;      // encode adds BOS: as transformers 5, tokenizer.json's
+                             // post_processor puts a special token first; only without a
+                             // tokenizer.json, tokenizer_config.json's add_bos_token
   // The token strings tokenizer_config.json names ("" when it names none): chat templates use them.
   std::string bos_token, eos_token, pad_token;
 };

@@ -193,7 +193,8 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, uint64_t si
     }
     if (t.end > buffer) {
       throw input_error(where, "expected data_offsets within the data buffer [0, {}) (file of {} "
-                        "bytes), found {}", buffer, size, span_str(t.begin, t.end));
+                        "bytes), found {} (truncated file?)", buffer, size,
+                        span_str(t.begin, t.end));
     }
   }
   std::stable_sort(h.tensors.begin(), h.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {

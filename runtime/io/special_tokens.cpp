@@ -138,10 +138,12 @@ SpecialTokens load_special_tokens(const std::filesystem::path& dir) {
     else if (st.eos.empty()) resolve_required("eos_token", st.eos_token);  // throws
   }
 
-  if (tc && tc->has("add_bos_token")) {
-    st.add_bos = tc->opt_bool("add_bos_token", false);
-  } else if (const Json* tj = tokenizer_json()) {
+  // As transformers 5: with a tokenizer.json its post_processor decides (tokenizer_config's
+  // add_bos_token is dropped); without one, tokenizer_config.json's add_bos_token.
+  if (const Json* tj = tokenizer_json()) {
     st.add_bos = tj->contains("post_processor") && post_processor_adds_bos((*tj)["post_processor"]);
+  } else if (tc) {
+    st.add_bos = tc->opt_bool("add_bos_token", false);
   }
   return st;
 }

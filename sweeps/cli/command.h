@@ -9,6 +9,7 @@
 //   });
 //
 // The runner may throw moe::InputError (printed as one line, exit 2) or moe::Error (exit 1).
+// An underscore in the name becomes a dash on the command line (make_model -> make-model).
 // Files in sweeps/cli/ are compiled into the executable itself, so registrations are never
 // dropped by the linker. Not thread-safe (used only before main's parse).
 #pragma once

@@ -19,6 +19,9 @@ std::vector<CommandSpec>& registry() {
 }
 
 Registrar::Registrar(std::string name, std::string help, int order, Setup setup) {
+  // MOE_COMMAND names are identifiers: make_model is the subcommand make-model.
+  for (char& c : name)
+    if (c == '_') c = '-';
   registry().push_back({std::move(name), std::move(help), std::move(setup), order});
 }
 

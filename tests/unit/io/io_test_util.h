@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -15,13 +17,18 @@
 
 namespace moe::io::testing {
 
-// A fresh directory under the test's temporary directory; removed on destruction.
+// A fresh directory under the test's temporary directory, unique per process and instance;
+// removed on destruction.
 class TempDir {
  public:
   TempDir() {
+    static int counter = 0;
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::path(::testing::TempDir()) /
-            (std::string("moe_io_") + info->test_suite_name() + "_" + info->name());
+    std::string name = std::string("moe_io_") + info->test_suite_name() + "_" + info->name() +
+                       "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    for (char& c : name)
+      if (c == '/') c = '_';  // parameterised test names
+    path_ = std::filesystem::path(::testing::TempDir()) / name;
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }

@@ -479,7 +479,16 @@ TEST(SpecialTokens, StringsResolvedThroughTokenizerJsonWhenIdsAreAbsent) {
   EXPECT_EQ(st.bos, 4);
   EXPECT_EQ(st.eos, (std::vector<int64_t>{5}));
   EXPECT_EQ(st.pad, 9);
-  EXPECT_TRUE(st.add_bos);  // from the post_processor: tokenizer_config has no add_bos_token
+  EXPECT_TRUE(st.add_bos);  // from the post_processor
+
+  // transformers 5 ignores tokenizer_config's add_bos_token when a tokenizer.json exists.
+  write_text_file(dir / "tokenizer_config.json", R"({"add_bos_token": false, "eos_token": "</s>"})");
+  EXPECT_TRUE(load_special_tokens(dir.path()).add_bos);
+  std::filesystem::remove(dir / "tokenizer.json");
+  write_text_file(dir / "tokenizer_config.json", R"({"add_bos_token": true})");
+  EXPECT_TRUE(load_special_tokens(dir.path()).add_bos);
+  write_text_file(dir / "tokenizer_config.json", R"({"add_bos_token": false})");
+  EXPECT_FALSE(load_special_tokens(dir.path()).add_bos);
 }
 
 TEST(SpecialTokens, UnresolvableTokenIsAnError) {
