@@ -175,7 +175,9 @@ PreparedIntervention::PreparedIntervention(const Intervention& iv, const RouterS
           if (b.expert == s.expert)
             throw input_error(where, "layer {}: expert {} is both boosted and suppressed", l,
                               b.expert);
-      if (ed.method == InterventionMethod::kHardLogSoftmax && int(boost.size()) > shape.top_k) {
+      const bool hard = ed.method == InterventionMethod::kHard ||
+                        ed.method == InterventionMethod::kHardLogSoftmax;
+      if (hard && int(boost.size()) > shape.top_k) {
         std::vector<ExpertScore> ranked = boost;
         std::stable_sort(
             ranked.begin(), ranked.end(),

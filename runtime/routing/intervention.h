@@ -14,9 +14,11 @@
 //                    the sequence's stream, layer, token position): never on batching.
 //   hard_logsoftmax  the SteerMoE reference: s = log_softmax(z) (f32, max-shifted); s_max, s_min
 //                    of s before the edits; s_e = s_max + 0.01 for A+, s_min - 0.01 for A-; the
-//                    row becomes s and the family routes on s. When |A+| of a layer exceeds k,
-//                    only the k experts with the highest set score are kept (ties: lower id),
-//                    and prepare() records the truncation (Truncation).
+//                    row becomes s and the family routes on s.
+//                    Both hard methods: when |A+| of a layer exceeds k, only the k experts with
+//                    the highest set score are kept (ties: lower id), so the forced experts are
+//                    the same for every token (not left to the noise), and the constructor
+//                    records the truncation (Truncation).
 //   mask             z_e = -1e9 for e in suppress (the masked experts).
 //   steer            z_e += lambda * c_e * |z_e| for e in boost (the shared experts), c_e = the
 //                    expert's score in the set (W[first language of T, l, e]). fp32 by default;
@@ -85,7 +87,7 @@ std::string layer_range_text(const LayerRange& r);  // "7-34" or "none"
 
 struct ExpertScore {
   int expert = 0;
-  double score = 0;  // the set's score (Delta, W): hard_logsoftmax truncation, steer coefficient
+  double score = 0;  // the set's score (Delta, W): hard truncation, steer coefficient
   bool operator==(const ExpertScore&) const = default;
 };
 using LayerExperts = std::vector<std::vector<ExpertScore>>;  // [L] per MoE layer
@@ -107,7 +109,7 @@ struct Intervention {
   std::vector<InterventionEdit> edits;
 };
 
-// The experts a hard_logsoftmax edit dropped at one layer because |A+| > k.
+// The experts a hard or hard_logsoftmax edit dropped at one layer because |A+| > k.
 struct Truncation {
   size_t edit = 0;  // index into Intervention::edits
   int layer = 0;
@@ -123,7 +125,7 @@ struct RouterShape {
 };
 
 // An intervention checked against a model and ready to apply: per layer, the active edits in
-// stage order with their expert lists (sorted by id, hard_logsoftmax truncated).
+// stage order with their expert lists (sorted by id, hard and hard_logsoftmax truncated).
 class PreparedIntervention {
  public:
   // Throws InputError (naming the intervention and edit) for a layer range or an expert set

@@ -37,6 +37,7 @@ MOE_COMMAND(eval, 40, "Evaluate a task: the baseline and one intervention", [](C
       spdlog::info("eval: {} {}: {} samples from {}", cfg.task.name, lang, data.back().items.size(),
                    data.back().file.string());
     }
+    eval::check_parallel(cfg.task, data);
     ModelLoadOptions lo;
     lo.backend.name = cfg.model.backend;
     lo.backend.threads = cfg.model.threads;
@@ -53,6 +54,8 @@ MOE_COMMAND(eval, 40, "Evaluate a task: the baseline and one intervention", [](C
     report.config = &cfg;
     report.intervention = iv;
     const io::ModelConfig& mc = model.model->config();
+    report.family = io::family_name(mc.family);
+    report.routing = io::routing_name(mc.routing);
     report.model_description = fmt::format(
         "{} ({}, {} MoE layers x {} experts, top-{}, routing {}{}{})", cfg.model.path.string(),
         io::family_name(mc.family), model.model->num_moe_layers(), mc.num_experts, mc.top_k,

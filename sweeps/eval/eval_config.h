@@ -20,6 +20,8 @@
 //     math: {file: routing.h5, set: qwen/task_gsm8k.delta_threshold}   # /experts/{model}/{name}
 //     manual: {layers: {8: [3, 17], 9: [4]}}                         # explicit, score 1
 //     coef: {layers: {10: {3: 0.25, 17: 0.5}}}                       # explicit with scores
+//                                  # (set layers are 0-indexed MoE layers whatever
+//                                  # layer_indexing says, as in results files)
 //   intervention:                  # absent: the baseline only
 //     name: soft_math              # optional (default: the method)
 //     method: soft                 # soft | hard | hard_logsoftmax | mask | steer

@@ -172,6 +172,8 @@ void write_eval_file(const std::filesystem::path& path, const EvalReport& r) {
     root.set_attr("config", c.text);
     root.set_attr("model_dir", c.model.path.string());
     root.set_attr("model", r.model_description);
+    root.set_attr("family", r.family);
+    root.set_attr("routing", r.routing);
     root.set_attr("task", c.task.name);
     root.set_attr("task_kind", std::string(task_kind_name(c.task.kind)));
     root.set_attr("task_options", task_options_json(c.task));

@@ -4,9 +4,10 @@
 //
 // Result file (HDF5, written to "<path>.tmp" then renamed: a present file is complete):
 //   / attrs       kind = "moe-sweep eval", schema = 1, code_version, created, config (YAML),
-//                 model_dir, family, routing, task, task_kind, task_options (JSON), bootstrap_*
+//                 model_dir, model (description), family, routing, task, task_kind,
+//                 task_options (JSON), bootstrap_*
 //   /notes        [n] strings: routing facts (sparsemixer, unnormalised weights), exemplar rows,
-//                 harmony date, truncated hard_logsoftmax sets, ...
+//                 harmony date, truncated hard/hard_logsoftmax sets, ...
 //   /points       table: point, method, layers, lambda, direction, experts (one row per edit;
 //                 the baseline has one row with method none)
 //   /accuracy     table, one row per (point, language): metric, n, scored, unscorable, score,
@@ -40,6 +41,7 @@ namespace moe::eval {
 struct EvalReport {
   const EvalConfig* config = nullptr;
   std::string model_description;  // family, routing, load options
+  std::string family, routing;    // io::family_name, io::routing_name of the model
   std::optional<routing::Intervention> intervention;
   std::vector<EvalRun> runs;  // per language, in config order
   // Point 1 (the intervention) against point 0 (the baseline), when there is an intervention.

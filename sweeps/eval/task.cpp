@@ -494,4 +494,25 @@ LanguageData load_language(const TaskConfig& task, std::string_view language) {
   return d;
 }
 
+void check_parallel(const TaskConfig& task, std::span<const LanguageData> languages) {
+  if (task.kind != TaskKind::kGmmlu || languages.empty()) return;
+  const LanguageData& ref = languages[0];
+  for (const LanguageData& d : languages.subspan(1)) {
+    const std::string where = fmt::format("{} vs {}", ref.file.string(), d.file.string());
+    if (d.items.size() != ref.items.size())
+      throw input_error(where,
+                        "expected parallel Global-MMLU files (the same selected questions), "
+                        "found {} and {} questions",
+                        ref.items.size(), d.items.size());
+    for (size_t i = 0; i < d.items.size(); ++i) {
+      const EvalItem &a = ref.items[i], &b = d.items[i];
+      if (a.subject != b.subject || a.id != b.id)
+        throw input_error(where,
+                          "expected parallel Global-MMLU files, found selected question {} as "
+                          "({}, '{}') and ({}, '{}')",
+                          i, a.subject, a.id, b.subject, b.id);
+    }
+  }
+}
+
 }  // namespace moe::eval

@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,6 +119,12 @@ struct LanguageData {
 // Reads and prepares every evaluable sample of `language` (any code of the language table).
 // Throws InputError for a missing or bad file, or a language the task has no strings for.
 LanguageData load_language(const TaskConfig& task, std::string_view language);
+
+// Global-MMLU's samples must be the same questions in every language (SCIENCE.md D: identical
+// indices): throws InputError naming both files unless every language has as many items as the
+// first and the same subject and id (sample_id, or row position) at every index. Other kinds
+// have nothing to check here (FLORES targets are checked against the source while loading).
+void check_parallel(const TaskConfig& task, std::span<const LanguageData> languages);
 
 // The file `path` names for `language` (see the header comment). Throws InputError listing the
 // paths tried.

@@ -9,6 +9,7 @@
 
 #include "runtime/core/error.h"
 #include "sweeps/eval/task.h"
+#include "sweeps/tasks/gmmlu.h"
 #include "tests/unit/tasks/test_files.h"
 
 namespace moe::eval {
@@ -116,6 +117,35 @@ TEST(EvalTask, GmmluSelectsPerSubjectWithItsSeedAndFiltersSubjects) {
     for (const auto& a : all.items) found = found || (a.id == it.id && a.prompt == it.prompt);
     EXPECT_TRUE(found) << it.id;
   }
+}
+
+TEST(EvalTask, GmmluLanguagesMustSelectTheSameQuestions) {
+  TempDir d;
+  auto rows = [](const std::vector<std::string>& subjects) {
+    std::string out;
+    for (size_t i = 0; i < subjects.size(); ++i)
+      out += nlohmann::json{{"question", fmt::format("q{}", i)}, {"option_a", "a"},
+                            {"option_b", "b"},  {"option_c", "c"}, {"option_d", "d"},
+                            {"answer", "A"},   {"subject", subjects[i]}}
+                 .dump() +
+             "\n";
+    return out;
+  };
+  std::vector<std::string> subjects;
+  for (std::string_view s : tasks::kMedicalSubjects)
+    for (int i = 0; i < 3; ++i) subjects.emplace_back(s);
+  d.write("gm/en.jsonl", rows(subjects));
+  d.write("gm/de.jsonl", rows(subjects));
+  std::swap(subjects[0], subjects.back());  // one clinical_knowledge row moves to the end
+  d.write("gm/fr.jsonl", rows(subjects));
+  const TaskConfig t = task(TaskKind::kGmmlu, d.path() / "gm", R"({"per_subject": 2})");
+  const std::vector<LanguageData> ok{load_language(t, "en"), load_language(t, "de")};
+  check_parallel(t, ok);
+  const std::vector<LanguageData> bad{load_language(t, "en"), load_language(t, "fr")};
+  const std::string msg = input_error_message([&] { check_parallel(t, bad); });
+  EXPECT_NE(msg.find("en.jsonl vs "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("fr.jsonl"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("expected parallel Global-MMLU files"), std::string::npos) << msg;
 }
 
 TEST(EvalTask, PolymathLevelsAndXquadAnswers) {

@@ -238,6 +238,28 @@ TEST(HardLogSoftmaxIntervention, MoreBoostedExpertsThanKKeepsTheHighestScoringAn
   EXPECT_FLOAT_EQ(q.weights[0], 0.5f);
 }
 
+// Plain hard: without the truncation the noise would pick 2 of the 3 forced experts per token.
+TEST(HardIntervention, MoreBoostedExpertsThanKKeepsTheHighestScoringForEveryToken) {
+  InterventionEdit e = edit(InterventionMethod::kHard, {0, 0});
+  e.seed = 5;
+  e.boost = at_layer(1, 0, {{4, 0.3}, {0, 0.8}, {2, 0.3}});  // 2 and 4 tie: the lower id stays
+  PreparedIntervention p(Intervention{"trunc", {e}}, RouterShape{1, 6, 2});
+  ASSERT_EQ(p.truncations().size(), 1u);
+  EXPECT_EQ(p.truncations()[0].kept, (std::vector<int>{0, 2}));
+  EXPECT_EQ(p.truncations()[0].dropped, (std::vector<int>{4}));
+  for (int64_t pos = 0; pos < 20; ++pos) {
+    std::vector<float> z = kRow;
+    p.apply(0, z.data(), 1, pos);
+    EXPECT_EQ(z[4], 5.0f);  // dropped: left as it was
+    for (RoutingKind kind :
+         {RoutingKind::kSoftmaxTopK, RoutingKind::kTopKSoftmax, RoutingKind::kSparseMixer}) {
+      std::vector<int32_t> sel = route_row(z, kind, 2).experts;
+      std::sort(sel.begin(), sel.end());
+      EXPECT_EQ(sel, (std::vector<int32_t>{0, 2})) << io::routing_name(kind) << " token " << pos;
+    }
+  }
+}
+
 // ---- mask -----------------------------------------------------------------------------------
 
 TEST(MaskIntervention, MaskedExpertsAreNeverSelectedByAnyFamily) {
