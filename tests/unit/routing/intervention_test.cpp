@@ -243,6 +243,9 @@ TEST(HardIntervention, MoreBoostedExpertsThanKKeepsTheHighestScoringForEveryToke
   InterventionEdit e = edit(InterventionMethod::kHard, {0, 0});
   e.seed = 5;
   e.boost = at_layer(1, 0, {{4, 0.3}, {0, 0.8}, {2, 0.3}});  // 2 and 4 tie: the lower id stays
+  // The row's maximum (expert 5) is suppressed: the forced experts, at 6 + eps with eps of either
+  // sign, are then the top 2.
+  e.suppress = at_layer(1, 0, {{5, 1.0}});
   PreparedIntervention p(Intervention{"trunc", {e}}, RouterShape{1, 6, 2});
   ASSERT_EQ(p.truncations().size(), 1u);
   EXPECT_EQ(p.truncations()[0].kept, (std::vector<int>{0, 2}));
@@ -310,6 +313,77 @@ TEST(SteerIntervention, Bf16PrecisionReproducesTorchBf16Arithmetic) {
   EXPECT_EQ(z[4], -0.048828125f);
   // Experts outside the set keep their f32 value (the hook does not round the whole row).
   EXPECT_EQ(z[1], -1.7f);
+}
+
+// Steering expert 1 of (2, 1.97, -0.5, 0.3) by 0.022 * 1 * |z1|: z1 = 1.97 * 1.022 = 2.01334 now
+// leads expert 0 (2.0), and each family routes the steered row with its own weights.
+TEST(SteerIntervention, EachFamilysRoutingOfTheSteeredRow) {
+  InterventionEdit e = edit(InterventionMethod::kSteer, {0, 0}, 0.022);
+  e.boost = at_layer(1, 0, {{1, 1.0}});
+  const std::vector<float> row{2.0f, 1.97f, -0.5f, 0.3f};
+  const auto z = applied(e, row);
+  const double z1 = 1.97 * 1.022;
+  EXPECT_NEAR(z[1], z1, 1e-6);
+  const double pair = 1.0 / (1.0 + std::exp(2.0 - z1));  // softmax of (z1, 2) at z1
+  const double all = std::exp(z1) + std::exp(2.0) + std::exp(-0.5) + std::exp(0.3);
+  const Routed q = route_row(z, RoutingKind::kSoftmaxTopK, 2, true);
+  EXPECT_EQ(q.experts, (std::vector<int32_t>{1, 0}));
+  EXPECT_NEAR(q.weights[0], pair, 1e-6);
+  EXPECT_NEAR(q.weights[1], 1.0 - pair, 1e-6);
+  const Routed o = route_row(z, RoutingKind::kSoftmaxTopK, 2, false);
+  EXPECT_EQ(o.experts, (std::vector<int32_t>{1, 0}));
+  EXPECT_NEAR(o.weights[0], std::exp(z1) / all, 1e-6);
+  EXPECT_NEAR(o.weights[1], std::exp(2.0) / all, 1e-6);
+  const Routed g = route_row(z, RoutingKind::kTopKSoftmax, 2);
+  EXPECT_EQ(g.experts, (std::vector<int32_t>{1, 0}));
+  EXPECT_NEAR(g.weights[0], pair, 1e-6);
+  // sparsemixer: i1 = 1; expert 0's relative gap 0.01334 / 2.01334 = 0.0066 < 0.02 keeps it in
+  // the softmax (w1 = pair), experts 2 and 3 are masked. Stage 2: i2 = 0, every other expert
+  // masked or removed: w2 = 1. Unsteered, expert 0 led (gap 0.03 / 2 = 0.015, also kept).
+  const Routed p = route_row(z, RoutingKind::kSparseMixer, 2);
+  EXPECT_EQ(p.experts, (std::vector<int32_t>{1, 0}));
+  EXPECT_NEAR(p.weights[0], pair, 1e-6);
+  EXPECT_FLOAT_EQ(p.weights[1], 1.0f);
+  const Routed p0 = route_row(row, RoutingKind::kSparseMixer, 2);
+  EXPECT_EQ(p0.experts, (std::vector<int32_t>{0, 1}));
+  EXPECT_NEAR(p0.weights[0], 1.0 / (1.0 + std::exp(1.97 - 2.0)), 1e-6);
+}
+
+// The families not covered above, on the rows of the hard, hard_logsoftmax and mask tests.
+TEST(InterventionRouting, GptOssAndOlmoeWeightsOnTheHardAndMaskedRows) {
+  // hard without noise: (6, 2, 6, 4, 5, 1): gpt_oss picks the tie 0, 2 and splits evenly.
+  InterventionEdit hard = edit(InterventionMethod::kHard, {0, 0});
+  hard.hard_eps = 0.0;
+  hard.boost = at_layer(1, 0, {{0, 1.0}, {2, 1.0}});
+  hard.suppress = at_layer(1, 0, {{5, 1.0}});
+  const Routed gh = route_row(applied(hard, kRow), RoutingKind::kTopKSoftmax, 2);
+  EXPECT_EQ(gh.experts, (std::vector<int32_t>{0, 2}));
+  EXPECT_FLOAT_EQ(gh.weights[0], 0.5f);
+  // hard_logsoftmax: s = log_softmax(1..6) with s0 = s_max + 0.01, s5 = s_min - 0.01, i.e. the
+  // logits (6.01, 2, 3, 4, 5, 0.99) shifted by -lse: experts 0, 4.
+  InterventionEdit hls = edit(InterventionMethod::kHardLogSoftmax, {0, 0});
+  hls.boost = at_layer(1, 0, {{0, 1.0}});
+  hls.suppress = at_layer(1, 0, {{5, 1.0}});
+  const auto s = applied(hls, kRow);
+  const Routed gs = route_row(s, RoutingKind::kTopKSoftmax, 2);
+  EXPECT_EQ(gs.experts, (std::vector<int32_t>{0, 4}));
+  EXPECT_NEAR(gs.weights[0], 1.0 / (1.0 + std::exp(-1.01)), 1e-5);
+  const double tot = std::exp(6.01) + std::exp(2.0) + std::exp(3.0) + std::exp(4.0) +
+                     std::exp(5.0) + std::exp(0.99);
+  const Routed os = route_row(s, RoutingKind::kSoftmaxTopK, 2, false);
+  EXPECT_EQ(os.experts, (std::vector<int32_t>{0, 4}));
+  EXPECT_NEAR(os.weights[0], std::exp(6.01) / tot, 1e-5);
+  EXPECT_NEAR(os.weights[1], std::exp(5.0) / tot, 1e-5);
+  // mask 4, 5: (1, 2, 3, 4, -1e9, -1e9): gpt_oss softmax over (4, 3); the sparsemixer masks every
+  // gap of at least 1 / 4 > 0.02: w1 = w2 = 1.
+  InterventionEdit mask = edit(InterventionMethod::kMask, {0, 0});
+  mask.suppress = at_layer(1, 0, {{5, 1.0}, {4, 1.0}});
+  const auto zm = applied(mask, kRow);
+  const Routed gm = route_row(zm, RoutingKind::kTopKSoftmax, 2);
+  EXPECT_NEAR(gm.weights[0], 1.0 / (1.0 + std::exp(-1.0)), 1e-6);
+  const Routed pm = route_row(zm, RoutingKind::kSparseMixer, 2);
+  EXPECT_FLOAT_EQ(pm.weights[0], 1.0f);
+  EXPECT_FLOAT_EQ(pm.weights[1], 1.0f);
 }
 
 // ---- order, ranges, validation ----------------------------------------------------------------
