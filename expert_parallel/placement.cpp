@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "runtime/core/error.h"
+#include "runtime/io/json_util.h"
 
 namespace moe::ep {
 
@@ -76,11 +77,10 @@ ExpertPlacement ExpertPlacement::load_json(const std::filesystem::path& file, in
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw input_error(fmt::format("{}: byte {}", where, e.byte),
-                      "expected JSON, found a syntax "
-                      "error ({})",
-                      e.what());
+  } catch (const nlohmann::json::exception& e) {
+    const io::JsonFailure f = io::json_failure(e);
+    throw input_error(f.byte ? fmt::format("{}: byte {}", where, *f.byte) : where,
+                      "expected JSON, found a syntax error ({})", f.problem);
   }
   if (!j.is_object() || !j.contains("owners") || !j["owners"].is_array())
     throw input_error(where + ": key 'owners'", "expected an array of owner rows, found {}",

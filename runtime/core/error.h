@@ -40,6 +40,10 @@ class InternalError : public Error {
 // Builds "expected X, found Y" problems uniformly.
 std::string expected_found(const std::string& expected, const std::string& found);
 
+// At most max_bytes of s for quoting in a message, cut at a UTF-8 code point boundary (never
+// inside a multi-byte sequence), with "..." appended when anything was cut.
+std::string excerpt(const std::string& s, size_t max_bytes);
+
 // input_error(where, "expected {}, found {}", a, b) -> InputError
 template <typename... Args>
 InputError input_error(std::string where, fmt::format_string<Args...> f, Args&&... args) {

@@ -5,19 +5,28 @@
 
 namespace moe::io {
 
+JsonFailure json_failure(const Json::exception& e) {
+  JsonFailure f;
+  // e.byte of a parse_error is the 1-based position of the character where parsing stopped.
+  if (const auto* pe = dynamic_cast<const Json::parse_error*>(&e)) f.byte = pe->byte ? pe->byte - 1 : 0;
+  // nlohmann's text is "[json.exception.parse_error.101] parse error at line 1, column 2:
+  // syntax error while parsing value - invalid literal; last read: 'x'" or
+  // "[json.exception.out_of_range.406] number overflow parsing '1e999'": keep what follows the
+  // location (or the "[json.exception...]" tag), which says what was found.
+  std::string what = e.what();
+  if (auto p = what.find(": "); f.byte && p != std::string::npos) what = what.substr(p + 2);
+  else if (auto q = what.find("] "); q != std::string::npos) what = what.substr(q + 2);
+  f.problem = what;
+  return f;
+}
+
 Json parse_json(std::string_view text, const std::string& label) {
   try {
     return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    // e.byte is the 1-based position of the character where parsing stopped.
-    const uint64_t byte = e.byte ? e.byte - 1 : 0;
-    std::string what = e.what();
-    // nlohmann's text is "[json.exception.parse_error.101] parse error at line 1, column 2:
-    // syntax error while parsing value - invalid literal; last read: 'x'": keep the part after
-    // the location, which says what was found.
-    if (auto p = what.find(": "); p != std::string::npos) what = what.substr(p + 2);
-    throw input_error(label + ": byte " + std::to_string(byte), "expected valid JSON, found {}",
-                      what);
+  } catch (const Json::exception& e) {
+    const JsonFailure f = json_failure(e);
+    throw input_error(f.byte ? label + ": byte " + std::to_string(*f.byte) : label,
+                      "expected valid JSON, found {}", f.problem);
   }
 }
 
@@ -31,9 +40,8 @@ std::string describe_json(const Json& v) {
     case Json::value_t::object: return "an object";
     case Json::value_t::array: return "an array of " + std::to_string(v.size());
     case Json::value_t::string: {
-      std::string s = v.get<std::string>();
-      if (s.size() > 60) s = s.substr(0, 57) + "...";
-      return Json(s).dump() + " (string)";
+      // Cut at a code point boundary: dump() rejects invalid UTF-8.
+      return Json(excerpt(v.get<std::string>(), 57)).dump() + " (string)";
     }
     case Json::value_t::boolean: return v.get<bool>() ? "true (boolean)" : "false (boolean)";
     case Json::value_t::number_integer:

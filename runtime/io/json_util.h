@@ -21,6 +21,15 @@ namespace moe::io {
 
 using Json = nlohmann::json;
 
+// Why nlohmann's parser stopped, from any exception it throws while parsing (a syntax error, a
+// number too large for a double, ...): `byte` is the 0-based offset in the parsed text where it
+// stopped, when the library gives one; `problem` is its message without the location prefix.
+struct JsonFailure {
+  std::optional<uint64_t> byte;
+  std::string problem;
+};
+JsonFailure json_failure(const Json::exception& e);
+
 // Parses `text`. Throws InputError("<label>: byte N", "expected valid JSON, found ...").
 Json parse_json(std::string_view text, const std::string& label);
 // Reads and parses a file; a missing or unreadable file is an InputError naming it.

@@ -139,12 +139,10 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, uint64_t si
                            duplicate = parsed.get<std::string>();
                          return true;
                        });
-  } catch (const Json::parse_error& e) {
-    std::string what = e.what();
-    if (auto p = what.find(": "); p != std::string::npos) what = what.substr(p + 2);
-    const uint64_t at = 8 + (e.byte ? e.byte - 1 : 0);
-    throw input_error(file + ": byte " + std::to_string(at),
-                      "expected a JSON header, found invalid JSON ({})", what);
+  } catch (const Json::exception& e) {
+    const JsonFailure f = json_failure(e);
+    throw input_error(file + ": byte " + std::to_string(8 + f.byte.value_or(0)),
+                      "expected a JSON header, found invalid JSON ({})", f.problem);
   }
   if (!root.is_object()) {
     throw input_error(file + ": byte 8", "expected the header to be a JSON object, found {}",

@@ -3,6 +3,7 @@
 // normalized text -> pre-tokenizer -> BPE -> post-processor; decode runs the decoder.
 #include "runtime/io/tokenizer.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include "runtime/io/tokenizer/added_vocabulary.h"
 #include "runtime/io/tokenizer/bpe.h"
 #include "runtime/io/tokenizer/decoder.h"
+#include "runtime/io/json_util.h"
 #include "runtime/io/tokenizer/json_util.h"
 #include "runtime/io/tokenizer/normalizer.h"
 #include "runtime/io/tokenizer/post_processor.h"
@@ -70,17 +72,18 @@ Tokenizer Tokenizer::from_json(const std::string& json_text, const std::string& 
   tok::Json root;
   try {
     root = tok::Json::parse(json_text);
-  } catch (const tok::Json::parse_error& e) {
-    // e.what() is "[json.exception.parse_error.N] parse error at line L, column C: <problem>".
-    const std::string what = e.what();
-    const size_t at = what.find("parse error at ");
-    const size_t colon = what.find(": ", at == std::string::npos ? 0 : at);
-    const std::string where = at == std::string::npos || colon == std::string::npos
-                                  ? ""
-                                  : " (" + what.substr(at + 15, colon - at - 15) + ")";
-    throw input_error(label + ": byte " + std::to_string(e.byte) + where,
-                      "expected valid JSON, found {}",
-                      colon == std::string::npos ? what : what.substr(colon + 2));
+  } catch (const tok::Json::exception& e) {
+    const JsonFailure f = json_failure(e);
+    std::string where = label;
+    if (f.byte) {
+      // 1-based line and column of the byte, for editors.
+      const size_t at = std::min<size_t>(*f.byte, json_text.size());
+      const size_t line = 1 + size_t(std::count(json_text.begin(), json_text.begin() + at, '\n'));
+      const size_t line_start = json_text.rfind('\n', at ? at - 1 : 0);
+      const size_t column = line_start == std::string::npos || line == 1 ? at + 1 : at - line_start;
+      where += fmt::format(": byte {} (line {}, column {})", *f.byte, line, column);
+    }
+    throw input_error(where, "expected valid JSON, found {}", f.problem);
   }
   try {
     return Tokenizer(Impl::build(root, label));

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "runtime/core/error.h"
+#include "runtime/io/json_util.h"
 #include "sweeps/tasks/text.h"
 
 namespace moe::tasks {
@@ -74,9 +75,7 @@ std::string JsonObject::where(std::string_view key) const {
 namespace {
 
 std::string describe(const json& v) {
-  std::string dump = v.dump();
-  if (dump.size() > 40) dump = dump.substr(0, 37) + "...";
-  return fmt::format("{} {}", v.type_name(), dump);
+  return fmt::format("{} {}", v.type_name(), excerpt(v.dump(), 37));
 }
 
 }  // namespace
@@ -145,11 +144,11 @@ void for_each_jsonl_object(const DatasetFile& file,
     json v;
     try {
       v = json::parse(line.text);
-    } catch (const json::parse_error& e) {
-      // e.byte is 1-based within the line.
-      const size_t at = line.offset + (e.byte > 0 ? e.byte - 1 : 0);
+    } catch (const json::exception& e) {
+      const io::JsonFailure f = io::json_failure(e);
+      const size_t at = line.offset + f.byte.value_or(0);
       throw input_error(fmt::format("{}: line {} (byte {})", file.name(), line.number, at),
-                        "expected one JSON object per line, found invalid JSON ({})", e.what());
+                        "expected one JSON object per line, found invalid JSON ({})", f.problem);
     }
     if (!v.is_object())
       throw input_error(file.where(line), "expected one JSON object per line, found {}",
@@ -162,9 +161,10 @@ void with_json_document(const DatasetFile& file, const std::function<void(const 
   json v;
   try {
     v = json::parse(std::string_view(file.text()).substr(file.content_offset()));
-  } catch (const json::parse_error& e) {
-    throw input_error(file.where_offset(file.content_offset() + (e.byte > 0 ? e.byte - 1 : 0)),
-                      "expected a JSON document, found invalid JSON ({})", e.what());
+  } catch (const json::exception& e) {
+    const io::JsonFailure f = io::json_failure(e);
+    throw input_error(file.where_offset(file.content_offset() + f.byte.value_or(0)),
+                      "expected a JSON document, found invalid JSON ({})", f.problem);
   }
   if (!v.is_object())
     throw input_error(file.name(), "expected a JSON object at the top, found {}", describe(v));

@@ -20,7 +20,17 @@ for t in "${targets[@]}"; do
   dirs=("$work")
   [[ -d "$corpus_seed" ]] && dirs+=("$corpus_seed")
   echo "== $name for ${SECONDS_EACH}s"
-  (cd "$BUILD/fuzz" && "./$name" -max_total_time="$SECONDS_EACH" -max_len=65536 \
-      -print_final_stats=1 "${dirs[@]}" 2>&1 | tail -n 12)
-  [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "run_fuzzers: $name failed" >&2; exit 1; }
+  log="$BUILD/fuzz/$name.log"
+  if (cd "$BUILD/fuzz" && "./$name" -max_total_time="$SECONDS_EACH" -max_len=65536 \
+        -print_final_stats=1 "${dirs[@]}" >"$log" 2>&1); then
+    tail -n 6 "$log"
+  else
+    # The whole report: the sanitizer's or the uncaught exception's message and stack come first.
+    grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse|INITED|RELOAD)' "$log" | tail -n 80
+    for crash in "$BUILD"/fuzz/crash-* "$BUILD"/fuzz/leak-* "$BUILD"/fuzz/timeout-*; do
+      [[ -f "$crash" ]] && { echo "reproducer $crash (base64):"; base64 -w 0 "$crash" | head -c 4000; echo; }
+    done
+    echo "run_fuzzers: $name failed (full log: $log)" >&2
+    exit 1
+  fi
 done

@@ -26,9 +26,7 @@ std::string describe(const Json& j) {
     case Json::value_t::array:
       return "an array";
     case Json::value_t::string: {
-      std::string s = j.get_ref<const std::string&>();
-      if (s.size() > 40) s = s.substr(0, 40) + "...";
-      return "'" + s + "'";
+      return fmt::format("'{}'", excerpt(j.get_ref<const std::string&>(), 40));
     }
     case Json::value_t::boolean:
       return j.get<bool>() ? "true" : "false";

@@ -424,6 +424,8 @@ TEST(ModelConfigValidation, AbsurdSizesAreRejectedBeforeAllocating) {
 TEST(ModelConfigValidation, NotJsonOrNotAnObject) {
   expect_input_error([] { parse_model_config("{\"a\": 1,}", "x/config.json"); },
                      {"x/config.json: byte 8", "expected valid JSON"});
+  expect_input_error([] { parse_model_config("{\"rope_theta\": 1e999}", "x/config.json"); },
+                     {"x/config.json", "expected valid JSON", "number overflow parsing '1e999'"});
   expect_input_error([] { parse_model_config("[1]", "x/config.json"); },
                      {"x/config.json", "expected a JSON object", "an array"});
 }

@@ -323,6 +323,9 @@ TEST(SafetensorsValidation, HeaderLengthBeyondTheFile) {
 TEST(SafetensorsValidation, NonJsonHeader) {
   expect_rejected(safetensors_bytes(R"({"a": [1, 2})", ""), {"byte ", "expected a JSON header"});
   expect_rejected(safetensors_bytes("\xff\xfe", ""), {"expected a JSON header"});
+  // A number beyond double range is the parser's out_of_range error, not a parse_error.
+  expect_rejected(safetensors_bytes(R"({"a": 1e999})", ""),
+                  {"byte 8", "expected a JSON header", "number overflow parsing '1e999'"});
 }
 
 TEST(SafetensorsValidation, NonObjectHeader) {
@@ -343,6 +346,14 @@ TEST(SafetensorsValidation, UnknownDtype) {
   expect_rejected(safetensors_bytes(R"({"w":{"dtype":"Q4_K","shape":[1],"data_offsets":[0,1]}})",
                                     "x"),
                   {"tensor 'w'", "BF16", "found \"Q4_K\""});
+}
+
+TEST(SafetensorsValidation, LongMultiByteDtypeIsQuotedWithoutSplittingACodePoint) {
+  // 56 ASCII bytes then "é" (2 bytes) straddling the 57-byte quoting limit.
+  const std::string dtype = std::string(56, 'x') + "\xc3\xa9" + std::string(10, 'y');
+  expect_rejected(safetensors_bytes(R"({"w":{"dtype":")" + dtype + R"(","shape":[1],"data_offsets":[0,1]}})",
+                                    "x"),
+                  {"tensor 'w'", "found \"" + std::string(56, 'x') + "...\""});
 }
 
 TEST(SafetensorsValidation, NegativeOrNonIntegerDimension) {

@@ -34,7 +34,7 @@ TEST(TokenizerErrors, UnknownModelTypeNamesKeyAndType) {
 TEST(TokenizerErrors, InvalidJsonNamesTheByteOffset) {
   const std::string msg = error_of(R"({"version": "1.0", "model": {"type": "BPE",})");
   EXPECT_EQ(msg,
-            "tok.json: byte 44 (line 1, column 44): expected valid JSON, found syntax error while "
+            "tok.json: byte 43 (line 1, column 44): expected valid JSON, found syntax error while "
             "parsing object key - unexpected '}'; expected string literal");
 }
 
