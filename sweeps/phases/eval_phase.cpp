@@ -113,7 +113,7 @@ results::UnitResult point_result(const eval::TaskConfig& task, const eval::Point
     for (int e : tr.kept) kept += fmt::format("{}{}", kept.empty() ? "" : ",", e);
     for (int e : tr.dropped) dropped += fmt::format("{}{}", dropped.empty() ? "" : ",", e);
     r.notes[fmt::format("truncated_layer_{:03}", tr.layer)] =
-        fmt::format("hard_logsoftmax kept experts {} and dropped {} (more than top_k)", kept,
+        fmt::format("hard set of more than top_k experts: kept {} and dropped {}", kept,
                     dropped);
   }
   return r;

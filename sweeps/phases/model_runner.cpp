@@ -49,7 +49,8 @@ class ModelRunner : public UnitRunner {
         const Unit& u = ctx_.plan->units[size_t(group.units.front())];
         const TaskSpec& t = ctx_.config->tasks[size_t(u.task)];
         const eval::TaskConfig task = eval_task(*ctx_.config, t);
-        out = run_eval_group(ctx_, group, model_, *engine_, task, language_data(task, u.language));
+        out = run_eval_group(ctx_, group, model_, *engine_, task,
+                             language_data(task, t.languages, u.language));
       }
     };
     if (ctx_.ep)
@@ -93,11 +94,21 @@ class ModelRunner : public UnitRunner {
     return o;
   }
 
-  const eval::LanguageData& language_data(const eval::TaskConfig& task, const std::string& lang) {
+  // A task language's samples; Global-MMLU languages are checked to select the questions of the
+  // task's first language (eval::check_parallel), as `moe-sweep eval` does.
+  const eval::LanguageData& language_data(const eval::TaskConfig& task,
+                                          const std::vector<std::string>& languages,
+                                          const std::string& lang) {
     const auto key = std::make_pair(task.name, lang);
     auto it = data_.find(key);
-    if (it == data_.end()) it = data_.emplace(key, eval::load_language(task, lang)).first;
-    return it->second;
+    if (it != data_.end()) return it->second;
+    eval::LanguageData d = eval::load_language(task, lang);
+    if (task.kind == eval::TaskKind::kGmmlu && !languages.empty() && lang != languages.front()) {
+      const std::vector<eval::LanguageData> pair{language_data(task, languages, languages.front()),
+                                                 d};
+      eval::check_parallel(task, pair);
+    }
+    return data_.emplace(key, std::move(d)).first->second;
   }
 
   RunnerContext ctx_;
