@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "results/comparison.h"
 #include "results/h5.h"
 #include "results/routing_units.h"
 #include "runtime/core/error.h"
@@ -56,6 +57,20 @@ double mean_scorable(const std::vector<int64_t>& v, int64_t* n, int64_t* sum) {
       *sum += x;
     }
   return *n ? double(*sum) / double(*n) : kNaN;
+}
+
+// The per-sample metric the baseline comparison pairs: correct (0/1, NaN when unscorable) when
+// the task has verdicts, else the graded score.
+ScoredSamples scored(const Outcomes& o) {
+  ScoredSamples s;
+  s.index = o.sample;
+  if (o.correct.empty()) {
+    s.score = o.score;
+  } else {
+    for (int64_t c : o.correct) s.score.push_back(c >= 0 ? double(c) : kNaN);
+  }
+  if (s.score.size() != s.index.size()) s.score.assign(s.index.size(), kNaN);
+  return s;
 }
 
 double mean(const std::vector<double>& v) {
@@ -123,6 +138,9 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
     root.set_attr("partial", int64_t(rep.missing.empty() ? 0 : 1));
     root.set_attr("units_total", rep.units_total);
     root.set_attr("units_missing", int64_t(rep.missing.size()));
+    root.set_attr("bootstrap_resamples", int64_t(spec.bootstrap.resamples));
+    root.set_attr("bootstrap_seed", int64_t(spec.bootstrap.seed));
+    root.set_attr("bootstrap_confidence", spec.bootstrap.confidence);
 
     // ---- /experts ----------------------------------------------------------------------------
     std::map<std::string, const MergeExpertSet*> set_by_id;
@@ -234,13 +252,23 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
           const double accuracy = mean_scorable(o.correct, &n, &correct);
           if (o.correct.empty()) n = int64_t(o.sample.size());
           const double consistency = mean_scorable(o.consistent, &cn, &csum);
-          // Baseline on the same samples: paired difference of the per-sample metric.
-          double base = kNaN;
+          // Baseline on the same samples: paired difference of the per-sample metric, its
+          // paired-bootstrap CI and (0/1 metrics) the exact McNemar p.
+          double base = kNaN, ci_low = kNaN, ci_high = kNaN, p_mcnemar = kNaN;
           auto bit = outcomes.find({p.baseline, lang});
           if (bit != outcomes.end() && !p.baseline.empty()) {
             int64_t bn = 0, bc = 0;
             base = o.correct.empty() ? mean(bit->second.score)
                                      : mean_scorable(bit->second.correct, &bn, &bc);
+            if (p.baseline != p.id) {
+              const LanguageComparison cmp =
+                  compare_language(lang, scored(bit->second), scored(o), spec.bootstrap);
+              if (cmp.difference.n > 0) {
+                ci_low = cmp.difference.ci_low;
+                ci_high = cmp.difference.ci_high;
+              }
+              if (cmp.mcnemar) p_mcnemar = cmp.mcnemar->p_value;
+            }
           }
           const double metric = o.correct.empty() ? mean(o.score) : accuracy;
           acc.col<std::string>("point").push_back(p.id);
@@ -256,6 +284,9 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
           acc.col<double>("score").push_back(mean(o.score));
           acc.col<double>("baseline").push_back(base);
           acc.col<double>("delta").push_back(metric - base);
+          acc.col<double>("ci_low").push_back(ci_low);
+          acc.col<double>("ci_high").push_back(ci_high);
+          acc.col<double>("p_mcnemar").push_back(p_mcnemar);
           acc.col<double>("consistency").push_back(consistency);
         }
       }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "results/routing_stats.h"
+#include "results/significance.h"
 #include "results/store.h"
 
 namespace moe::results {
@@ -65,6 +66,7 @@ struct MergeSpec {
   std::vector<MergeStats> stats;
   std::vector<MergeTask> tasks;
   std::vector<MergeUnit> units;  // plan order
+  significance::BootstrapOptions bootstrap;  // CI of each point's difference from its baseline
 };
 
 struct MergeReport {

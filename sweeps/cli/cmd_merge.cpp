@@ -10,6 +10,7 @@
 #include "results/merge.h"
 #include "sweeps/cli/command.h"
 #include "sweeps/config/config.h"
+#include "sweeps/phases/sample_counter.h"
 #include "sweeps/plan/merge_spec.h"
 
 MOE_COMMAND(merge, 40, "Merge a sweep's unit files into results.h5", [](CLI::App& app) {
@@ -30,7 +31,7 @@ MOE_COMMAND(merge, 40, "Merge a sweep's unit files into results.h5", [](CLI::App
     if (std::filesystem::is_regular_file(dir)) dir = load_config(dir, a->overrides).output;
     moe::results::Store store(dir);
     const SweepConfig c = load_config(store.config_path());
-    const Plan plan = make_plan(c);
+    const Plan plan = make_plan(c, data_sample_counter(c));
     moe::results::MergeSpec spec = merge_spec(c, plan);
     spec.config_yaml = store.read_source_config();
     const std::filesystem::path out = a->out.empty() ? dir / "results.h5" : std::filesystem::path(a->out);

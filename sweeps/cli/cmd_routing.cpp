@@ -18,10 +18,9 @@
 #include "sweeps/config/config.h"
 #include "sweeps/exec/executor.h"
 #include "sweeps/exec/stop.h"
-#include "sweeps/phases/stats_phase.h"
+#include "sweeps/phases/sample_counter.h"
 #include "sweeps/plan/merge_spec.h"
 #include "sweeps/plan/plan.h"
-#include "sweeps/routing/corpus.h"
 
 MOE_COMMAND(routing, 12, "Collect the routing statistics of a config's routing list into one HDF5 file",
             [](CLI::App& app) {
@@ -46,11 +45,7 @@ MOE_COMMAND(routing, 12, "Collect the routing statistics of a config's routing l
     c.grid.clear();
     c.rules.clear();
     c.baseline = false;
-    SampleCounter counter;
-    counter.corpus = [&c](const CorpusSpec& k, const std::string& language) {
-      return int64_t(moe::corpus::load_texts(corpus_source(c, k), language).size());
-    };
-    const Plan plan = make_plan(c, counter);
+    const Plan plan = make_plan(c, data_sample_counter(c));
     moe::results::Store store(c.output);
     RunOptions o;
     o.progress = !a->no_progress;

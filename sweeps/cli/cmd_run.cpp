@@ -13,6 +13,7 @@
 #include "sweeps/config/config.h"
 #include "sweeps/exec/executor.h"
 #include "sweeps/exec/stop.h"
+#include "sweeps/phases/sample_counter.h"
 #include "sweeps/plan/plan.h"
 
 MOE_COMMAND(run, 10, "Run a sweep (local, or MPI under mpirun/srun)", [](CLI::App& app) {
@@ -46,7 +47,7 @@ MOE_COMMAND(run, 10, "Run a sweep (local, or MPI under mpirun/srun)", [](CLI::Ap
 
     SweepConfig c = load_config(a->config, a->overrides);
     if (c.execution.on_stop == "abandon") process_stop_flag().set_first(StopLevel::kAbandon);
-    const Plan plan = make_plan(c);
+    const Plan plan = make_plan(c, data_sample_counter(c));
     moe::results::Store store(a->out.empty() ? c.output : std::filesystem::path(a->out));
     if (rank == 0) record_config(store, c);
 

@@ -13,6 +13,7 @@
 #include "sweeps/cli/command.h"
 #include "sweeps/config/config.h"
 #include "sweeps/exec/worker.h"
+#include "sweeps/phases/sample_counter.h"
 #include "sweeps/plan/plan.h"
 
 MOE_COMMAND(status, 30, "Show done, running, pending and failed work of a sweep directory",
@@ -33,7 +34,7 @@ MOE_COMMAND(status, 30, "Show done, running, pending and failed work of a sweep 
     if (std::filesystem::is_regular_file(dir)) dir = load_config(dir, a->overrides).output;
     moe::results::Store store(dir);
     const SweepConfig c = load_config(store.config_path());
-    const Plan plan = make_plan(c);
+    const Plan plan = make_plan(c, data_sample_counter(c));
     const std::set<std::string> done = store.done_units();
     const auto failed = store.failed();
     moe::results::Leases leases(store.leases_dir(), moe::results::Leases::make_owner(),

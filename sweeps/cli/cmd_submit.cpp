@@ -12,6 +12,7 @@
 #include "sweeps/config/config.h"
 #include "sweeps/exec/executor.h"
 #include "sweeps/exec/slurm.h"
+#include "sweeps/phases/sample_counter.h"
 #include "sweeps/plan/plan.h"
 
 MOE_COMMAND(submit, 15, "Submit a sweep as a SLURM array job plus a merge job", [](CLI::App& app) {
@@ -31,7 +32,7 @@ MOE_COMMAND(submit, 15, "Submit a sweep as a SLURM array job plus a merge job", 
   return [a] {
     using namespace moe::sweeps;
     SweepConfig c = load_config(a->config, a->overrides);
-    const Plan plan = make_plan(c);
+    const Plan plan = make_plan(c, data_sample_counter(c));
     const std::filesystem::path out = a->out.empty() ? c.output : std::filesystem::path(a->out);
     moe::results::Store store(out);
     record_config(store, c);
