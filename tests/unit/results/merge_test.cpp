@@ -8,6 +8,8 @@
 
 #include "results/h5.h"
 #include "results/merge.h"
+#include "results/report.h"
+#include "runtime/core/error.h"
 #include "results/routing_units.h"
 
 namespace moe::results {
@@ -152,6 +154,36 @@ TEST(Merge, AccuracyDeltasAndOrderAreComputedFromUnitFiles) {
   EXPECT_EQ(merged.total_tokens, (std::vector<int64_t>{33}));
   EXPECT_EQ(merged.counted_tokens, (std::vector<int64_t>{1, 1, 10}));
   EXPECT_EQ(merged.importance_q, (std::vector<float>{1, 0, 1, 0, 10, 0}));
+  // Against the baseline on the same samples: en discordant pairs b = 0, c = 2 (samples 2, 5),
+  // exact McNemar p = 2 * 0.5^2 = 0.5; sw (sample 0 unscorable, left out) c = 2, p = 0.5. The
+  // bootstrap CI of the en difference (per-sample differences 0 0 1 0 0 1) holds 1/3 and lies in
+  // [0, 1]; the baseline's own rows have none.
+  const auto p_mcnemar = column<double>(root, "accuracy", "p_mcnemar");
+  const auto lo = column<double>(root, "accuracy", "ci_low");
+  const auto hi = column<double>(root, "accuracy", "ci_high");
+  EXPECT_TRUE(std::isnan(p_mcnemar[0]) && std::isnan(lo[0]) && std::isnan(hi[1]));
+  EXPECT_DOUBLE_EQ(p_mcnemar[2], 0.5);
+  EXPECT_DOUBLE_EQ(p_mcnemar[3], 0.5);
+  EXPECT_GE(lo[2], 0.0);
+  EXPECT_LE(lo[2], 1.0 / 3.0);
+  EXPECT_GE(hi[2], 1.0 / 3.0);
+  EXPECT_LE(hi[2], 1.0);
+
+  // The report reads the same numbers back: p1 ranked first with mean delta (1/3 + 0.4) / 2,
+  // per language base vs point, the low-resource row (sw: +0.400).
+  ReportOptions ro;
+  const std::string rep = format_report(d / "results.h5", ro);
+  EXPECT_NE(rep.find("== tiny / mgsm: languages en,sw (low-resource sw)"), std::string::npos) << rep;
+  EXPECT_NE(rep.find("baseline: mean 0.250, non-English 0.000, low-resource 0.000"),
+            std::string::npos)
+      << rep;
+  EXPECT_NE(rep.find("p1               soft math layers 1-2 tau=0.3 lambda=0.5 boost"),
+            std::string::npos)
+      << rep;
+  EXPECT_NE(rep.find("+0.367"), std::string::npos) << rep;  // (1/3 + 0.4) / 2
+  EXPECT_NE(rep.find("    en             6    0.500    0.833   +0.333"), std::string::npos) << rep;
+  EXPECT_NE(rep.find("    low-res             0.000    0.400   +0.400"), std::string::npos) << rep;
+  EXPECT_THROW(format_report(d / "units" / "x1.h5", ro), InputError);
   fs::remove_all(d);
 }
 
