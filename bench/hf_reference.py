@@ -6,7 +6,8 @@ Loads CHECKPOINT (config.json + *.safetensors, local files only, no network) wit
 CPU in bf16 (GPT-OSS MXFP4 experts are dequantised on load, as transformers does on CPU), with
 torch using every core of this machine unless --threads says otherwise, and measures
   prefill: one forward pass over --prefill-seqs sequences of --prefill-len random token ids
-           (no padding), computing logits for the last position only, as generation does;
+           (no padding), computing logits for the last position only, as generation does; one
+           untimed pass of the same batch comes first (as in bench/runtime_bench.cpp);
   decode:  for each batch size in --decode-batches, --decode-steps greedy steps through the KV
            cache (one token per sequence per step, no stop on eos) after an untimed prefill of
            --decode-prompt-len tokens; the first --warmup steps are not timed.
@@ -152,10 +153,9 @@ def main(argv=None) -> int:
     vocab = cfg.vocab_size
     gen = torch.Generator().manual_seed(args.seed)
 
-    # A short untimed pass so that one-time initialisation is not timed.
-    time_prefill(model, random_ids(gen, vocab, 1, 8))
-
+    # An untimed pass of the prefill batch so that one-time initialisation is not timed.
     prefill_ids = random_ids(gen, vocab, args.prefill_seqs, args.prefill_len)
+    time_prefill(model, prefill_ids)
     prefill_s = statistics.median(time_prefill(model, prefill_ids) for _ in range(args.repeats))
     prefill_tokens = args.prefill_seqs * args.prefill_len
 

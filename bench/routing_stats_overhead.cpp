@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/core/error.h"
 #include "runtime/engine/engine.h"
 #include "runtime/models/model.h"
 #include "runtime/routing/statistics.h"
@@ -101,13 +102,22 @@ int main(int argc, char** argv) {
   std::shared_ptr<moe::Model> model;
   std::string what;
   if (!model_dir.empty()) {
-    fmt::print(stderr, "routing_stats_overhead: loading a checkpoint is not in this build\n");
-    return 2;
+    try {
+      model = moe::load_model(model_dir, lo);
+    } catch (const moe::Error& e) {
+      fmt::print(stderr, "routing_stats_overhead: {}\n", e.what());
+      return 1;
+    }
+    const auto& c = model->config();
+    what = fmt::format("{} ({}) H={} E={} k={} layers={} I={}", model_dir,
+                       moe::io::family_name(c.family), c.hidden_size, c.num_experts, c.top_k,
+                       c.num_layers, c.moe_intermediate_size);
+  } else {
+    spec.head_dim = spec.hidden / spec.heads;
+    model = moe::build_model(moe::testing::tiny_config(spec), moe::testing::tiny_weights(spec), lo);
+    what = fmt::format("in-memory qwen3_moe layout H={} E={} k={} layers={} I={}", spec.hidden,
+                       spec.experts, spec.top_k, spec.layers, spec.moe_inter);
   }
-  spec.head_dim = spec.hidden / spec.heads;
-  model = moe::build_model(moe::testing::tiny_config(spec), moe::testing::tiny_weights(spec), lo);
-  what = fmt::format("in-memory qwen3_moe layout H={} E={} k={} layers={} I={}", spec.hidden,
-                     spec.experts, spec.top_k, spec.layers, spec.moe_inter);
   const auto& cfg = model->config();
   std::vector<moe::PrefillRequest> reqs;
   for (int i = 0; i < prompts; ++i)

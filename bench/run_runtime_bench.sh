@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# CPU runtime throughput on a random checkpoint with OLMoE-1B-7B's per-layer shapes (hidden 2048,
+# 16 heads, 64 experts top-8, expert intermediate 1024, vocab 50304), all in one run:
+#   1. moe-sweep make-model writes the checkpoint (bf16, --layers N of the published 16; removed
+#      afterwards unless --keep);
+#   2. Hugging Face transformers on the same weights (bench/hf_reference.py): prefill 8 x 512
+#      tokens, decode at batch 1 and 16; skipped, and said so, where torch/transformers are absent;
+#   3. bench/runtime_bench on the fast backend: the same figures, next to the bf16 GEMM peak
+#      (oneDNN) and memory read bandwidth measured in the same run, the bounds they imply, the
+#      transformers figures and the targets (prefill >= 3x transformers and >= 50% of the
+#      GEMM-peak bound; decode batch 1 >= 60% of the bandwidth bound);
+#   4. bench/routing_stats_overhead: the cost of the routing statistics collectors (< 3%).
+# The load average is printed before and after each step: the figures are only as good as the
+# machine was idle.
+#
+# Usage: bench/run_runtime_bench.sh [BUILD_DIR] [--layers N] [--workdir DIR] [--keep]
+#          [--python PY] [--repeats N] [--decode-steps N] [--skip-hf] [--skip-hooks]
+# Memory: the checkpoint is ~0.84 GiB per layer + 0.4 GiB embeddings in bf16; transformers holds
+# a second copy. The default 4 layers need about 8 GiB; the full 16 about 28 GiB.
+set -euo pipefail
+build=build
+if [[ $# -gt 0 && $1 != --* ]]; then
+  build=$1
+  shift
+fi
+layers=4 workdir=${TMPDIR:-/tmp}/moe-runtime-bench keep=0 python=python3 repeats=1 steps=32
+skip_hf=0 skip_hooks=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --layers) layers=$2; shift 2 ;;
+    --workdir) workdir=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    --python) python=$2; shift 2 ;;
+    --repeats) repeats=$2; shift 2 ;;
+    --decode-steps) steps=$2; shift 2 ;;
+    --skip-hf) skip_hf=1; shift ;;
+    --skip-hooks) skip_hooks=1; shift ;;
+    *) echo "run_runtime_bench.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+cli="$build/bin/moe-sweep" bench="$build/bench/runtime_bench" hooks="$build/bench/routing_stats_overhead"
+for b in "$cli" "$bench" "$hooks"; do
+  if [[ ! -x $b ]]; then
+    echo "run_runtime_bench.sh: $b not found: build first (cmake --build $build)" >&2
+    exit 1
+  fi
+done
+here=$(cd "$(dirname "$0")" && pwd)
+load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
+
+echo "== run_runtime_bench.sh $(date -u +%FT%TZ) on $(hostname): $(nproc) cores," \
+  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
+  "$(free -g | awk '/^Mem:/ {print $2 " GiB RAM, " $7 " GiB available"}')"
+load
+echo "figures are for $layers of OLMoE-1B-7B's 16 layers (per-layer shapes as published;" \
+  "embedding and lm_head full size)"
+
+model="$workdir/olmoe-1b-7b-${layers}l"
+mkdir -p "$workdir"
+cleanup() { if [[ $keep == 0 ]]; then rm -rf "$model" "$workdir/hf.json"; fi; }
+trap cleanup EXIT
+echo "== 1. make-model $model"
+"$cli" make-model "$model" --family olmoe --preset olmoe-1b-7b --layers "$layers" --seed 1 --force
+
+echo "== 2. transformers on the same weights"
+ref=()
+if [[ $skip_hf == 1 ]]; then
+  echo "transformers comparison SKIPPED (--skip-hf)"
+elif ! why=$("$python" -c 'import torch, transformers' 2>&1); then
+  echo "transformers comparison SKIPPED: '$python' cannot import torch and transformers" \
+    "(pip install torch transformers, or --python PY): ${why##*$'\n'}"
+else
+  load
+  "$python" "$here/hf_reference.py" "$model" --repeats "$repeats" --decode-steps "$steps" \
+    > "$workdir/hf.json"
+  "$python" -c 'import json, sys; j = json.load(open(sys.argv[1])); print(
+      "transformers {transformers_version}, torch {torch_version}, {threads} threads: load {load_seconds:.1f} s, "
+      "prefill {p:.1f} tokens/s, decode {d}".format(**j, p=j["prefill"]["tokens_per_s"],
+      d=", ".join("batch %d %.1f tokens/s" % (x["batch"], x["tokens_per_s"]) for x in j["decode"])))' \
+    "$workdir/hf.json"
+  ref=(--reference "$workdir/hf.json")
+fi
+
+echo "== 3. runtime_bench (fast CPU backend)"
+load
+"$bench" "$model" --backend cpu --repeats "$repeats" --decode-steps "$steps" \
+  --layers-of-full 16 "${ref[@]}"
+load
+
+if [[ $skip_hooks == 0 ]]; then
+  echo "== 4. routing statistics collectors' cost (target < 3% of forward time)"
+  "$hooks" "$model" --backend cpu --prompts 16 --len 128 --reps 3
+  load
+fi
