@@ -12,13 +12,19 @@ if [[ ! -x "$bin" ]]; then
   echo "run_ep_bench.sh: $bin not found: build first (cmake --build $build --target ep_dispatch_bench)" >&2
   exit 1
 fi
+echo "ep_dispatch_bench on $(nproc --all) cores, $(date -u +%FT%TZ), load average:" \
+  "$(cut -d' ' -f1-3 /proc/loadavg)"
 # Open MPI refuses root without consent (containers); the machine may have fewer cores than ranks.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-echo "ep_dispatch_bench on $(nproc) cores, $(date -u +%FT%TZ), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for tokens in 1024 16; do
   echo "== $tokens tokens per rank per layer call"
-  for np in 1 2 4; do
-    mpirun -np "$np" --oversubscribe "$bin" --tokens "$tokens" "$@"
+  r1=$(mpirun -np 1 --oversubscribe "$bin" --tokens "$tokens" "$@")
+  echo "$r1"
+  # The R = 1 peak RSS, against which R = 2 and 4 print each rank's peak.
+  r1_peak=$(sed -n 's/.*peak RSS \([0-9.]*\) GiB.*/\1/p' <<<"$r1")
+  for np in 2 4; do
+    mpirun -np "$np" --oversubscribe "$bin" --tokens "$tokens" ${r1_peak:+--r1-peak-gib "$r1_peak"} "$@"
   done
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

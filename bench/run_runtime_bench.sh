@@ -12,9 +12,14 @@
 #   4. bench/routing_stats_overhead: the cost of the routing statistics collectors (< 3%).
 # The load average is printed before and after each step: the figures are only as good as the
 # machine was idle.
+# OpenMP threads wait passively (OMP_WAIT_POLICY=passive unless set) for both runtimes: on a
+# machine whose cores other processes also use, spinning threads wait for a preempted peer at
+# every parallel region (measured: decode at batch 1 several times slower); on an idle machine
+# OMP_WAIT_POLICY=active may be a little faster.
 #
 # Usage: bench/run_runtime_bench.sh [BUILD_DIR] [--layers N] [--workdir DIR] [--keep]
-#          [--python PY] [--repeats N] [--decode-steps N] [--skip-hf] [--skip-hooks]
+#          [--model DIR] [--python PY] [--repeats N] [--decode-steps N] [--skip-hf] [--skip-hooks]
+#   --model DIR uses a checkpoint made before (e.g. with --keep) instead of making one.
 # Memory: the checkpoint is ~0.84 GiB per layer + 0.4 GiB embeddings in bf16; transformers holds
 # a second copy. The default 4 layers need about 8 GiB; the full 16 about 28 GiB.
 set -euo pipefail
@@ -24,12 +29,13 @@ if [[ $# -gt 0 && $1 != --* ]]; then
   shift
 fi
 layers=4 workdir=${TMPDIR:-/tmp}/moe-runtime-bench keep=0 python=python3 repeats=1 steps=32
-skip_hf=0 skip_hooks=0
+skip_hf=0 skip_hooks=0 model=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --layers) layers=$2; shift 2 ;;
     --workdir) workdir=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --model) model=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
     --repeats) repeats=$2; shift 2 ;;
     --decode-steps) steps=$2; shift 2 ;;
@@ -46,21 +52,27 @@ for b in "$cli" "$bench" "$hooks"; do
   fi
 done
 here=$(cd "$(dirname "$0")" && pwd)
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 echo "== run_runtime_bench.sh $(date -u +%FT%TZ) on $(hostname): $(nproc) cores," \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
   "$(free -g | awk '/^Mem:/ {print $2 " GiB RAM, " $7 " GiB available"}')"
 load
+echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY OMP_NUM_THREADS=${OMP_NUM_THREADS:-(all cores)}"
+mkdir -p "$workdir"
+if [[ -n $model ]]; then
+  layers=$(grep -o '"num_hidden_layers": *[0-9]*' "$model/config.json" | grep -o '[0-9]*$')
+  echo "== 1. using $model"
+else
+  model="$workdir/olmoe-1b-7b-${layers}l"
+  cleanup() { if [[ $keep == 0 ]]; then rm -rf "$model"; fi; }
+  trap cleanup EXIT
+  echo "== 1. make-model $model"
+  "$cli" make-model "$model" --family olmoe --preset olmoe-1b-7b --layers "$layers" --seed 1 --force
+fi
 echo "figures are for $layers of OLMoE-1B-7B's 16 layers (per-layer shapes as published;" \
   "embedding and lm_head full size)"
-
-model="$workdir/olmoe-1b-7b-${layers}l"
-mkdir -p "$workdir"
-cleanup() { if [[ $keep == 0 ]]; then rm -rf "$model" "$workdir/hf.json"; fi; }
-trap cleanup EXIT
-echo "== 1. make-model $model"
-"$cli" make-model "$model" --family olmoe --preset olmoe-1b-7b --layers "$layers" --seed 1 --force
 
 echo "== 2. transformers on the same weights"
 ref=()

@@ -34,6 +34,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -363,8 +364,9 @@ int main(int argc, char** argv) try {
              full_layers > 0 ? fmt::format(" (of {} in the full model)", full_layers) : "",
              c.hidden_size, c.num_experts, c.top_k, c.moe_intermediate_size, c.vocab_size,
              dtype_name(c.torch_dtype));
-  fmt::print("backend {} on {} threads; loaded in {:.1f} s\n", model->backend().name(), cores,
-             load_s);
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  fmt::print("backend {} on {} threads (OMP_WAIT_POLICY {}); loaded in {:.1f} s\n",
+             model->backend().name(), cores, wait_policy ? wait_policy : "unset", load_s);
   fmt::print("machine: bf16 GEMM peak (oneDNN matmul {}^3, f32 accumulation, best of 3) "
              "{:.0f} GFLOP/s with weights pre-blocked, {:.0f} GFLOP/s with the checkpoint's "
              "[out, in] weights as the backend uses them; bound uses {:.0f}\n",
