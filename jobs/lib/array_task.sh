@@ -13,6 +13,7 @@
 #   MOE_SWEEP      the moe-sweep binary (default: moe-sweep on PATH, else build/bin/moe-sweep)
 #   MOE_LAUNCHER   what starts the ranks of a task: "" (one process), srun, or mpirun
 #   MOE_NO_MERGE   set to skip the merge job
+#   MOE_LOG_DIR    where the merge job writes its log (default: the submit directory)
 set -euo pipefail
 cd "${SLURM_SUBMIT_DIR:-.}"
 : "${MOE_CONFIG:?set MOE_CONFIG to the sweep YAML}"
@@ -27,7 +28,7 @@ if [[ -z ${MOE_NO_MERGE:-} && -n ${SLURM_ARRAY_JOB_ID:-} &&
   merge_cmd=$(printf '%q ' "$MOE_SWEEP" merge "$MOE_CONFIG" "${overrides[@]}")
   sbatch --parsable --job-name="${SLURM_JOB_NAME:-moe-sweep}-merge" \
     --dependency="afterany:${SLURM_ARRAY_JOB_ID}" --kill-on-invalid-dep=no \
-    --output="${SLURM_SUBMIT_DIR:-.}/%x-%j.out" --time=01:00:00 --ntasks=1 \
+    --output="${MOE_LOG_DIR:-${SLURM_SUBMIT_DIR:-.}}/%x-%j.out" --time=01:00:00 --ntasks=1 \
     --wrap="$merge_cmd"
 fi
 

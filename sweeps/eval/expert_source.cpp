@@ -46,13 +46,20 @@ experts::ExpertSet read_expert_set(const std::filesystem::path& file, const std:
   if (g.has_attr("params"))
     for (const std::string& k : g.attr_strings("params"))
       out.params.emplace_back(k, g.has_attr("param_" + k) ? g.attr_string("param_" + k) : "");
-  for (const char* name : {"layer", "expert", "score", "per_layer_count"})
-    if (!g.has(name))
+  // A sweep's merged file keeps the set as its unit wrote it: tables/experts (layer, expert,
+  // score) and arrays/per_layer_count, the rule's parameters as notes.
+  const bool sweep = g.has("tables/experts") && g.has("arrays/per_layer_count");
+  const h5::Group cols = sweep ? g.open_group("tables/experts") : g.open_group(".");
+  for (const char* name : {"layer", "expert", "score"})
+    if (!cols.has(name))
       throw input_error(where, "expected dataset '{}' of an expert set, found none", name);
-  const auto layer = g.read<int64_t>("layer");
-  const auto expert = g.read<int64_t>("expert");
-  const auto score = g.read<double>("score");
-  const auto count = g.read<int64_t>("per_layer_count");
+  if (!sweep && !g.has("per_layer_count"))
+    throw input_error(where, "expected dataset 'per_layer_count' of an expert set, found none");
+  const auto layer = cols.read<int64_t>("layer");
+  const auto expert = cols.read<int64_t>("expert");
+  const auto score = cols.read<double>("score");
+  const auto count = sweep ? g.open_group("arrays").read<int64_t>("per_layer_count")
+                           : g.read<int64_t>("per_layer_count");
   if (layer.size() != expert.size() || layer.size() != score.size())
     throw input_error(where,
                       "expected layer, expert and score columns of equal length, found {}, "

@@ -105,6 +105,10 @@ results::UnitResult run_expert_identification(const RunnerContext& ctx, const Un
       expert.push_back(e.expert);
       score.push_back(e.score);
     }
+  std::vector<int64_t> per_layer;
+  for (const auto& l : set.layers) per_layer.push_back(int64_t(l.size()));
+  out.arrays["per_layer_count"] = {{uint64_t(per_layer.size())}, per_layer,
+                                   results::Combine::kSame};
   out.notes["rule"] = set.rule;
   out.notes["config_rule"] = rule.name;
   for (const auto& [k, v] : set.params) out.notes["param." + k] = v;

@@ -11,7 +11,8 @@
 //                      c = W[T[0], l, e] (S is ordered with T[0] first).
 // The result holds the table "experts" (layer = MoE layer index, the index interventions and
 // layer ranges use; decoder_layer; expert; score),
-// the per-layer scores as arrays ("delta" [L, E] or "affinity" [S, L, E]) and the rule with its
+// the per-layer scores as arrays ("delta" [L, E] or "affinity" [S, L, E]), "per_layer_count" [L]
+// (so `moe-sweep eval` reads the set from a merged file) and the rule with its
 // parameters as notes. Needs no model. Thread-safety: pure function of its inputs.
 #pragma once
 
