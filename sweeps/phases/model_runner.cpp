@@ -4,6 +4,7 @@
 // (experts_phase.h, no model) and evaluation (eval_phase.h, the evaluator of `moe-sweep eval`).
 // The replica's leader feeds every sequence of a batch; its other ranks only serve expert
 // exchanges (ep::Replica::run), so results do not depend on R.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <map>
@@ -49,6 +50,14 @@ class ModelRunner : public UnitRunner {
         const Unit& u = ctx_.plan->units[size_t(group.units.front())];
         const TaskSpec& t = ctx_.config->tasks[size_t(u.task)];
         const eval::TaskConfig task = eval_task(*ctx_.config, t);
+        // The harmony system message carries a date (today's when the task names none): units
+        // run on different days would get different prompts, so a sweep needs it fixed.
+        if (model_.family() == io::Family::kGptOss && task.uses_chat() &&
+            task.options.chat_date.empty())
+          throw InputError(
+              fmt::format("{}: tasks.{}.chat_date", ctx_.config->source.string(), t.name),
+              "expected a date (YYYY-MM-DD) for GPT-OSS chat prompts in a sweep (every unit "
+              "must see the same harmony system message), found none");
         out = run_eval_group(ctx_, group, model_, *engine_, task,
                              language_data(task, t.languages, u.language));
       }
