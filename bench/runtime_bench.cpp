@@ -255,7 +255,7 @@ double time_decode(Model& m, std::mt19937_64& g, int B, int prompt_len, int warm
   return seconds_since(t0);
 }
 
-std::string pct(double num, double den) { return fmt::format("{:.0f}%", 100.0 * num / den); }
+std::string pct(double num, double den) { return fmt::format("{:.1f}%", 100.0 * num / den); }
 const char* verdict(bool met) { return met ? "met" : "MISSED"; }
 
 }  // namespace
