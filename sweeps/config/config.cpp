@@ -381,6 +381,7 @@ void parse_tasks(const YamlNode& n, SweepConfig& c) {
       if (std::find(t.languages.begin(), t.languages.end(), t.low_resource[i]) ==
           t.languages.end())
         m["low_resource"].items()[i].expected("a language of this task's 'languages'");
+    if (m["exemplars"].defined()) path_of(m["exemplars"]);  // ${VAR} expanded like `path`
     nlohmann::json o = nlohmann::json::object();
     for (const auto& k : options)
       if (m[k].defined()) o[k] = to_json(m[k]);

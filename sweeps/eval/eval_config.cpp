@@ -328,7 +328,8 @@ EvalConfig parse_eval_config(const std::string& yaml_text, const std::string& la
   for (const auto& [key, v] : t.entries()) {
     if (key == "kind" || key == "path" || key == "languages" || key == "samples" || key == "name")
       continue;
-    options[key] = v.json();
+    const bool path = key == "exemplars" && !v.str().empty();  // ${VAR} and base, as `path`
+    options[key] = path ? nlohmann::json(path_of(v, base).string()) : v.json();
   }
   if (!t["kind"].defined())
     t["kind"].expected("one of mgsm, gmmlu, belebele, xquad, polymath, flores");
@@ -337,9 +338,6 @@ EvalConfig parse_eval_config(const std::string& yaml_text, const std::string& la
   if (!t["path"].defined()) t["path"].expected("the task's file, directory or {lang} template");
   c.task.path = path_of(t["path"], base);
   c.task.options = parse_task_options(c.task.kind, options.dump(), t.where());
-  if (c.task.kind == TaskKind::kMgsm && !c.task.options.exemplars.empty() &&
-      c.task.options.exemplars.is_relative() && !base.empty())
-    c.task.options.exemplars = base / c.task.options.exemplars;
   const Node langs = t["languages"];
   if (!langs.is_seq() || langs.items().empty()) langs.expected("a list of languages");
   for (const Node& l : langs.items()) {

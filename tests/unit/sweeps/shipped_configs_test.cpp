@@ -34,6 +34,8 @@ TEST(ShippedConfigs, EveryStudyConfigParsesAndPlans) {
     const SweepConfig c = load_config(f);
     const Plan p = make_plan(c, counter);
     EXPECT_FALSE(p.stats.empty());
+    for (const TaskSpec& t : c.tasks)  // option paths are expanded like `path`
+      EXPECT_EQ(t.options_json.find("${"), std::string::npos) << t.options_json;
     if (f.stem() == "olmoe_flores_routing") {
       EXPECT_TRUE(p.points.empty());
       continue;
