@@ -36,10 +36,26 @@ struct Outcomes {
   std::vector<int64_t> correct;  // empty when the task has no 'correct' column; -1 unscorable
   std::vector<double> score;     // empty when the task has no 'score' column
   std::vector<int64_t> consistent;  // empty when absent; -1 undetermined
+  double corpus = 0;                // the task's corpus score when it has one
+  bool has_corpus = false;
 };
 
-Outcomes outcomes_of(const Table& t) {
+double mean(const std::vector<double>& v) {
+  if (v.empty()) return kNaN;
+  double s = 0;
+  for (double x : v) s += x;
+  return s / double(v.size());
+}
+
+// The language score: the task's corpus score where it has one, else the mean sample score.
+double language_score(const Outcomes& o) { return o.has_corpus ? o.corpus : mean(o.score); }
+
+Outcomes outcomes_of(const Table& t, const MergeTask& task, const std::string& what) {
   Outcomes o;
+  if (task.corpus_score) {
+    o.corpus = task.corpus_score(t, what);
+    o.has_corpus = true;
+  }
   o.sample = t.get<int64_t>("sample");
   if (t.find("correct")) o.correct = t.get<int64_t>("correct");
   if (t.find("score")) o.score = t.get<double>("score");
@@ -71,13 +87,6 @@ ScoredSamples scored(const Outcomes& o) {
   }
   if (s.score.size() != s.index.size()) s.score.assign(s.index.size(), kNaN);
   return s;
-}
-
-double mean(const std::vector<double>& v) {
-  if (v.empty()) return kNaN;
-  double s = 0;
-  for (double x : v) s += x;
-  return s / double(v.size());
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -225,7 +234,7 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
         const Table& s = r.tables.at("samples");
         if (!s.find("sample"))
           throw InputError(what, "expected a 'sample' column in the samples table, found none");
-        outcomes[{p.id, lang}] = outcomes_of(s);
+        outcomes[{p.id, lang}] = outcomes_of(s, *task, what);
         Table rows;
         rows.col<std::string>("point") = std::vector<std::string>(s.rows(), p.id);
         rows.col<std::string>("language") = std::vector<std::string>(s.rows(), lang);
@@ -258,7 +267,7 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
           auto bit = outcomes.find({p.baseline, lang});
           if (bit != outcomes.end() && !p.baseline.empty()) {
             int64_t bn = 0, bc = 0;
-            base = o.correct.empty() ? mean(bit->second.score)
+            base = o.correct.empty() ? language_score(bit->second)
                                      : mean_scorable(bit->second.correct, &bn, &bc);
             if (p.baseline != p.id) {
               const LanguageComparison cmp =
@@ -270,7 +279,7 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
               if (cmp.mcnemar) p_mcnemar = cmp.mcnemar->p_value;
             }
           }
-          const double metric = o.correct.empty() ? mean(o.score) : accuracy;
+          const double metric = o.correct.empty() ? language_score(o) : accuracy;
           acc.col<std::string>("point").push_back(p.id);
           acc.col<std::string>("model").push_back(p.model);
           acc.col<std::string>("task").push_back(p.task);
@@ -281,7 +290,8 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
           acc.col<int64_t>("unscorable")
               .push_back(o.correct.empty() ? 0 : int64_t(o.correct.size()) - n);
           acc.col<double>("accuracy").push_back(accuracy);
-          acc.col<double>("score").push_back(mean(o.score));
+          acc.col<double>("score").push_back(language_score(o));
+          acc.col<double>("sample_mean").push_back(mean(o.score));
           acc.col<double>("baseline").push_back(base);
           acc.col<double>("delta").push_back(metric - base);
           acc.col<double>("ci_low").push_back(ci_low);

@@ -4,6 +4,8 @@
 // sets, statistics and every unit with its labels. merge() reads each unit file, combines sample
 // ranges in plan order (never completion order, so the merged content does not depend on which
 // worker ran what or when), computes the accuracy table, and writes the file atomically.
+// A task whose language score is not the mean of its per-sample scores (FLORES: corpus chrF)
+// brings the function that computes it from the merged samples table of one (point, language).
 // Missing units are reported: merge refuses to write unless allow_partial, and then the file is
 // marked partial (root attribute partial = 1 and a /missing table).
 // Thread-safety: uses HDF5 (one thread per process).
@@ -11,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,9 +46,14 @@ struct MergeStats {
   Labels labels;  // provenance written with the statistics (model path, corpus format, ...)
 };
 
+// The language score of a task from one (point, language)'s samples table (every sample range
+// combined, sample order); `what` names them for an InputError when a column is missing.
+using CorpusScore = std::function<double(const Table& samples, const std::string& what)>;
+
 struct MergeTask {
   std::string name, kind, path, options;
   std::vector<std::string> languages, low_resource;
+  CorpusScore corpus_score;  // empty: the score is the mean of the per-sample scores
 };
 
 struct MergeUnit {

@@ -124,7 +124,8 @@ SampleResult score_generation(const TaskConfig& task, const LanguageData& data,
     }
     case TaskKind::kFlores:
       r.extracted = first_line(r.answer_text);
-      r.chrf = tasks::sentence_chrf(r.extracted, item.gold);
+      r.chrf_stats = tasks::chrf_statistics(r.extracted, item.gold);
+      r.chrf = tasks::chrf_from_statistics(r.chrf_stats);
       r.score = r.chrf;
       break;
     case TaskKind::kGmmlu:

@@ -37,6 +37,7 @@
 #include "runtime/routing/intervention.h"
 #include "sweeps/eval/prompt.h"
 #include "sweeps/eval/task.h"
+#include "sweeps/tasks/chrf.h"
 
 namespace moe::io {
 class Tokenizer;
@@ -74,6 +75,7 @@ struct SampleResult {
   std::string verdict;  // "correct" | "incorrect" | "unscorable" ("" for graded scores)
   double exact_match = 0, f1 = 0, containment = 0;  // xquad
   double chrf = 0;                                  // flores (sentence chrF, 0-100)
+  tasks::ChrfStats chrf_stats{};                    // flores: its sufficient statistics
   std::array<double, 4> choice_logprob{};           // multiple choice
   std::string consistency;  // "consistent" | "inconsistent" | "undetermined" ("" for choices)
   std::string detected;     // CLD2 code

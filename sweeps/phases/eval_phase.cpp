@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <tuple>
+#include <variant>
 
 #include "runtime/core/error.h"
+#include "sweeps/tasks/chrf.h"
 
 namespace moe::sweeps {
 namespace {
@@ -33,7 +36,23 @@ int64_t consistency_code(const std::string& c) {
   return -1;  // undetermined
 }
 
-// The unit result of one point: its samples as a table, its selection counts as arrays.
+// Corpus chrF of a samples table from its per-sample statistics columns.
+double corpus_chrf_of(const results::Table& samples, const std::string& what) {
+  tasks::ChrfStats total{};
+  for (size_t k = 0; k < total.size(); ++k) {
+    const std::string name = tasks::chrf_statistic_name(k);
+    const results::Column* c = samples.find(name);
+    const auto* v = c ? std::get_if<std::vector<int64_t>>(&c->values) : nullptr;
+    if (!v)
+      throw input_error(what, "expected an int64 column '{}' (chrF statistics) in the samples "
+                              "table, found {}", name, c ? "another type" : "none");
+    for (int64_t x : *v) total[k] += x;
+  }
+  return tasks::chrf_from_statistics(total);
+}
+
+}  // namespace
+
 results::UnitResult point_result(const eval::TaskConfig& task, const eval::PointResult& pr,
                                  const std::vector<std::string>& notes) {
   results::UnitResult r;
@@ -96,6 +115,10 @@ results::UnitResult point_result(const eval::TaskConfig& task, const eval::Point
   if (task.kind == eval::TaskKind::kFlores) {
     auto& chrf = t.col<double>("chrf");
     for (const auto& s : pr.samples) chrf.push_back(s.chrf);
+    for (size_t k = 0; k < std::tuple_size_v<tasks::ChrfStats>; ++k) {
+      auto& stat = t.col<int64_t>(tasks::chrf_statistic_name(k));
+      for (const auto& s : pr.samples) stat.push_back(s.chrf_stats[k]);
+    }
   }
   auto& prompt_tokens = t.col<int64_t>("prompt_tokens");
   for (const auto& s : pr.samples) prompt_tokens.push_back(s.prompt_tokens);
@@ -119,7 +142,10 @@ results::UnitResult point_result(const eval::TaskConfig& task, const eval::Point
   return r;
 }
 
-}  // namespace
+results::CorpusScore corpus_score(eval::TaskKind kind) {
+  if (kind == eval::TaskKind::kFlores) return corpus_chrf_of;
+  return {};
+}
 
 eval::TaskConfig eval_task(const SweepConfig& c, const TaskSpec& t) {
   const std::string where = fmt::format("{}: tasks.{}", c.source.string(), t.name);

@@ -1,7 +1,10 @@
 #include "sweeps/plan/merge_spec.h"
 
+#include <fmt/format.h>
+
 #include <limits>
 
+#include "sweeps/phases/eval_phase.h"
 #include "sweeps/routing/corpus.h"
 
 namespace moe::sweeps {
@@ -58,9 +61,12 @@ results::MergeSpec merge_spec(const SweepConfig& c, const Plan& plan) {
                               {"parallel", corpus::is_parallel(k.format) ? "true" : "false"}};
     s.stats.push_back({st.id, m.name, k.name, st.language, std::move(labels)});
   }
-  for (const auto& t : c.tasks)
+  for (const auto& t : c.tasks) {
+    const eval::TaskKind kind =
+        eval::parse_task_kind(t.kind, fmt::format("{}: tasks.{}.kind", c.source.string(), t.name));
     s.tasks.push_back({t.name, t.kind, t.path.string(), t.options_json, t.languages,
-                       t.low_resource});
+                       t.low_resource, corpus_score(kind)});
+  }
   for (const auto& u : plan.units) {
     results::MergeUnit m;
     m.id = u.id;

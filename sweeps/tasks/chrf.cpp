@@ -62,6 +62,17 @@ double chrf_from_statistics(const ChrfStats& st) {
   return 100.0 * (1 + factor) * avg_p * avg_r / (factor * avg_p + avg_r);
 }
 
+void add_chrf_statistics(ChrfStats& total, const ChrfStats& stats) {
+  for (size_t k = 0; k < total.size(); ++k) total[k] += stats[k];
+}
+
+std::string chrf_statistic_name(size_t k) {
+  MOE_ASSERT(k < std::tuple_size_v<ChrfStats>, "chrF statistic {} of {}", k,
+             std::tuple_size_v<ChrfStats>);
+  static const char* const kKinds[] = {"hyp", "ref", "match"};
+  return "chrf_" + std::string(kKinds[k % 3]) + "_" + std::to_string(k / 3 + 1);
+}
+
 double sentence_chrf(std::string_view hypothesis, std::string_view reference) {
   return chrf_from_statistics(chrf_statistics(hypothesis, reference));
 }
@@ -71,10 +82,8 @@ double corpus_chrf(std::span<const std::string> hypotheses,
   MOE_ASSERT(hypotheses.size() == references.size(), "{} hypotheses for {} references",
              hypotheses.size(), references.size());
   ChrfStats total{};
-  for (size_t i = 0; i < hypotheses.size(); ++i) {
-    const ChrfStats s = chrf_statistics(hypotheses[i], references[i]);
-    for (size_t k = 0; k < total.size(); ++k) total[k] += s[k];
-  }
+  for (size_t i = 0; i < hypotheses.size(); ++i)
+    add_chrf_statistics(total, chrf_statistics(hypotheses[i], references[i]));
   return chrf_from_statistics(total);
 }
 

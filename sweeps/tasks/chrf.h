@@ -29,6 +29,11 @@ using ChrfStats = std::array<int64_t, 3 * kChrfCharOrder>;
 
 ChrfStats chrf_statistics(std::string_view hypothesis, std::string_view reference);
 double chrf_from_statistics(const ChrfStats& stats);  // 0..100
+// total += stats, element by element (corpus statistics are the sums over sentences).
+void add_chrf_statistics(ChrfStats& total, const ChrfStats& stats);
+// Name of statistic k (0 <= k < 18, the ChrfStats order) where stored as a column:
+// chrf_hyp_<n>, chrf_ref_<n>, chrf_match_<n> for n = 1..6.
+std::string chrf_statistic_name(size_t k);
 
 double sentence_chrf(std::string_view hypothesis, std::string_view reference);
 // REQUIRES: equal sizes.

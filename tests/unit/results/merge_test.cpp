@@ -63,7 +63,7 @@ MergeSpec spec() {
   s.name = "hand";
   s.config_yaml = "name: hand\n";
   s.plan_hash = "0123456789abcdef";
-  s.tasks = {{"mgsm", "mgsm", "/d", "{}", {"en", "sw"}, {"sw"}}};
+  s.tasks = {{"mgsm", "mgsm", "/d", "{}", {"en", "sw"}, {"sw"}, {}}};
   s.expert_sets = {{"x1", "tiny", "math", "delta", 0.3, nan, -1, "{}"}};
   s.stats = {{"s1", "tiny", "flores", "en", {}}};
   s.points = {{"base", "tiny", "mgsm", "none", "", "", "", -1, -1, nan, nan, nan, -1, "", "base", "{}"},
