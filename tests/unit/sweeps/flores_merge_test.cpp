@@ -8,15 +8,13 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "results/h5.h"
 #include "results/merge.h"
 #include "runtime/core/error.h"
 #include "sweeps/phases/eval_phase.h"
 #include "sweeps/tasks/chrf.h"
+#include "tests/unit/tasks/chrf_fixtures.h"
 
 namespace moe::sweeps {
 namespace {
@@ -25,14 +23,6 @@ namespace fs = std::filesystem;
 // Both sides sum the same integer statistics and divide in double. Stated tolerance: 1e-9
 // absolute on the 0..100 scale.
 constexpr double kTolerance = 1e-9;
-
-nlohmann::json fixtures() {
-  std::ifstream in(std::string(MOE_SOURCE_DIR) + "/tests/data/chrf_fixtures.json");
-  EXPECT_TRUE(in.good()) << "tests/data/chrf_fixtures.json missing";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return nlohmann::json::parse(ss.str());
-}
 
 // A scored FLORES sample as the evaluator's score_generation leaves it.
 eval::SampleResult sample(int64_t index, const std::string& hyp, const std::string& ref) {
@@ -59,7 +49,7 @@ AccuracyRows accuracy(const fs::path& file) {
 }
 
 TEST(FloresMerge, MergedScoreIsCorpusChrfOfAllRangesLikeEvaluatorAndSacreBleu) {
-  const auto doc = fixtures();
+  const auto doc = tasks::testing::chrf_fixtures();
   std::vector<std::string> hyps, refs;
   for (const auto& row : doc["sentences"]) {
     hyps.push_back(row["hypothesis"]);

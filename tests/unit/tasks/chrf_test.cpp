@@ -2,11 +2,12 @@
 // tools/make_chrf_fixtures.py) and one hand-computed case.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
+#include <cmath>
+#include <string>
+#include <vector>
 
 #include "sweeps/tasks/chrf.h"
+#include "tests/unit/tasks/chrf_fixtures.h"
 
 namespace moe::tasks {
 namespace {
@@ -14,14 +15,6 @@ namespace {
 // Scores are on sacreBLEU's 0..100 scale; both sides compute the same sums and divisions in
 // double, so agreement is to rounding. Stated tolerance: 1e-9 absolute.
 constexpr double kTolerance = 1e-9;
-
-nlohmann::json fixtures() {
-  std::ifstream in(std::string(MOE_SOURCE_DIR) + "/tests/data/chrf_fixtures.json");
-  EXPECT_TRUE(in.good()) << "tests/data/chrf_fixtures.json missing";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return nlohmann::json::parse(ss.str());
-}
 
 TEST(Chrf, HandComputedShortPair) {
   // hyp "ab", ref "abc": order 1 P = 2/2, R = 2/3; order 2 P = 1/1, R = 1/2; orders 3..6 have no
@@ -32,7 +25,7 @@ TEST(Chrf, HandComputedShortPair) {
 }
 
 TEST(Chrf, SentenceLevelMatchesSacreBleu) {
-  const auto doc = fixtures();
+  const auto doc = testing::chrf_fixtures();
   ASSERT_GE(doc["sentences"].size(), 20u);
   for (const auto& row : doc["sentences"]) {
     const std::string hyp = row["hypothesis"], ref = row["reference"];
@@ -42,7 +35,7 @@ TEST(Chrf, SentenceLevelMatchesSacreBleu) {
 }
 
 TEST(Chrf, CorpusLevelSumsStatisticsLikeSacreBleu) {
-  const auto doc = fixtures();
+  const auto doc = testing::chrf_fixtures();
   std::vector<std::string> hyps, refs;
   double mean_of_sentences = 0;
   for (const auto& row : doc["sentences"]) {
