@@ -6,7 +6,10 @@
 // in the task's sample list, the same for both); a sample missing on either side, or whose score
 // is NaN on either side (e.g. an unscorable PolyMath answer), is left out of the pairs and
 // counted. On the pairs: paired_bootstrap (difference of means, percentile CI) and, when every
-// paired score is 0 or 1, mcnemar_exact. Across languages, on the per-language differences of
+// paired score is 0 or 1, mcnemar_exact. A task with a corpus-level score (FLORES: corpus chrF)
+// passes its CorpusMetric and each side's per-sample statistics: the difference is then of the
+// corpus scores of the pairs, with paired_bootstrap_corpus's CI, and there is no McNemar test
+// (it applies to 0/1 verdicts only). Across languages, on the per-language differences of
 // the languages with at least one pair: sign_test and paired_t_test.
 // Thread-safety: pure functions and value types.
 #pragma once
@@ -25,6 +28,9 @@ namespace moe::results {
 struct ScoredSamples {
   std::vector<int64_t> index;  // [n] sample indices (unique)
   std::vector<double> score;   // [n] NaN = no score (left out of the pairs)
+  // [n, S] row-major: the corpus metric's per-sample sufficient statistics; empty when the
+  // task has no corpus metric.
+  std::vector<double> statistics = {};
 };
 
 struct LanguageComparison {
@@ -43,10 +49,12 @@ struct PointComparison {
   significance::TTest t_test;
 };
 
-// Throws InternalError if an index repeats within one side or the vector sizes differ.
+// Throws InternalError if an index repeats within one side or the vector sizes differ (with a
+// corpus metric: statistics.size() != n * corpus.width).
 LanguageComparison compare_language(const std::string& language, const ScoredSamples& baseline,
                                     const ScoredSamples& point,
-                                    const significance::BootstrapOptions& options = {});
+                                    const significance::BootstrapOptions& options = {},
+                                    const significance::CorpusMetric& corpus = {});
 
 struct LanguagePair {
   std::string language;
@@ -54,6 +62,7 @@ struct LanguagePair {
   const ScoredSamples* point = nullptr;
 };
 PointComparison compare_point(std::span<const LanguagePair> languages,
-                              const significance::BootstrapOptions& options = {});
+                              const significance::BootstrapOptions& options = {},
+                              const significance::CorpusMetric& corpus = {});
 
 }  // namespace moe::results

@@ -36,6 +36,7 @@ struct Outcomes {
   std::vector<int64_t> correct;  // empty when the task has no 'correct' column; -1 unscorable
   std::vector<double> score;     // empty when the task has no 'score' column
   std::vector<int64_t> consistent;  // empty when absent; -1 undetermined
+  std::vector<double> statistics;   // [n, S] the task's corpus statistics when it has them
   double corpus = 0;                // the task's corpus score when it has one
   bool has_corpus = false;
 };
@@ -50,10 +51,18 @@ double mean(const std::vector<double>& v) {
 // The language score: the task's corpus score where it has one, else the mean sample score.
 double language_score(const Outcomes& o) { return o.has_corpus ? o.corpus : mean(o.score); }
 
+// The metric's score of every row of statistics [n, S].
+double corpus_of(const significance::CorpusMetric& metric, const std::vector<double>& statistics) {
+  std::vector<double> sums(metric.width, 0.0);
+  for (size_t i = 0; i < statistics.size(); ++i) sums[i % metric.width] += statistics[i];
+  return metric.score(sums);
+}
+
 Outcomes outcomes_of(const Table& t, const MergeTask& task, const std::string& what) {
   Outcomes o;
   if (task.corpus_score) {
-    o.corpus = task.corpus_score(t, what);
+    o.statistics = task.corpus_score.statistics(t, what);
+    o.corpus = corpus_of(task.corpus_score.metric, o.statistics);
     o.has_corpus = true;
   }
   o.sample = t.get<int64_t>("sample");
@@ -80,6 +89,7 @@ double mean_scorable(const std::vector<int64_t>& v, int64_t* n, int64_t* sum) {
 ScoredSamples scored(const Outcomes& o) {
   ScoredSamples s;
   s.index = o.sample;
+  s.statistics = o.statistics;
   if (o.correct.empty()) {
     s.score = o.score;
   } else {
@@ -96,6 +106,10 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 }  // namespace
+
+double CorpusScore::operator()(const Table& samples, const std::string& what) const {
+  return corpus_of(metric, statistics(samples, what));
+}
 
 MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out,
                   bool allow_partial) {
@@ -261,8 +275,9 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
           const double accuracy = mean_scorable(o.correct, &n, &correct);
           if (o.correct.empty()) n = int64_t(o.sample.size());
           const double consistency = mean_scorable(o.consistent, &cn, &csum);
-          // Baseline on the same samples: paired difference of the per-sample metric, its
-          // paired-bootstrap CI and (0/1 metrics) the exact McNemar p.
+          // Baseline on the same samples: paired difference of the per-sample metric (of the
+          // corpus score where the task has one), its paired-bootstrap CI and (0/1 metrics)
+          // the exact McNemar p.
           double base = kNaN, ci_low = kNaN, ci_high = kNaN, p_mcnemar = kNaN;
           auto bit = outcomes.find({p.baseline, lang});
           if (bit != outcomes.end() && !p.baseline.empty()) {
@@ -271,7 +286,8 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
                                      : mean_scorable(bit->second.correct, &bn, &bc);
             if (p.baseline != p.id) {
               const LanguageComparison cmp =
-                  compare_language(lang, scored(bit->second), scored(o), spec.bootstrap);
+                  compare_language(lang, scored(bit->second), scored(o), spec.bootstrap,
+                                   k.corpus_score.metric);
               if (cmp.difference.n > 0) {
                 ci_low = cmp.difference.ci_low;
                 ci_high = cmp.difference.ci_high;

@@ -46,9 +46,20 @@ struct MergeStats {
   Labels labels;  // provenance written with the statistics (model path, corpus format, ...)
 };
 
-// The language score of a task from one (point, language)'s samples table (every sample range
-// combined, sample order); `what` names them for an InputError when a column is missing.
-using CorpusScore = std::function<double(const Table& samples, const std::string& what)>;
+// The language score of a task that is not the mean of its per-sample scores: a corpus metric
+// of per-sample sufficient statistics (FLORES: corpus chrF). Merge computes the language score
+// from every sample of one (point, language) and the baseline comparison's bootstrap CI from
+// resamples of them (results/comparison.h), so both are the same function of the same columns.
+struct CorpusScore {
+  significance::CorpusMetric metric;
+  // [n, metric.width] row-major: the statistics of a samples table's rows (every sample range
+  // combined, sample order); InputError naming `what` and the column when one is missing.
+  std::function<std::vector<double>(const Table& samples, const std::string& what)> statistics;
+
+  explicit operator bool() const { return bool(metric); }
+  // The corpus score of every row of `samples`.
+  double operator()(const Table& samples, const std::string& what) const;
+};
 
 struct MergeTask {
   std::string name, kind, path, options;

@@ -30,39 +30,88 @@ double quantile_sorted(std::span<const double> sorted, double q) {
   return sorted[lo] + (h - double(lo)) * (sorted[lo + 1] - sorted[lo]);
 }
 
-PairedDifference paired_bootstrap(std::span<const double> baseline,
-                                  std::span<const double> treatment,
-                                  const BootstrapOptions& options) {
-  MOE_ASSERT(baseline.size() == treatment.size(), "paired bootstrap of {} and {} samples",
-             baseline.size(), treatment.size());
+namespace {
+
+// Checks the options and fills the fields every paired difference has; n = 0 gives NaNs.
+PairedDifference start_difference(size_t n, const BootstrapOptions& options) {
   MOE_ASSERT(options.resamples >= 1 && options.confidence > 0 && options.confidence < 1,
              "bootstrap with {} resamples at confidence {}", options.resamples, options.confidence);
   PairedDifference r;
-  r.n = int(baseline.size());
+  r.n = int(n);
   r.confidence = options.confidence;
   r.resamples = options.resamples;
   r.seed = options.seed;
-  if (r.n == 0) {
-    r.baseline_mean = r.treatment_mean = r.difference = r.ci_low = r.ci_high = kNaN;
-    return r;
-  }
-  std::vector<double> d(baseline.size());
-  for (size_t i = 0; i < d.size(); ++i) d[i] = treatment[i] - baseline[i];
-  r.baseline_mean = mean(baseline);
-  r.treatment_mean = mean(treatment);
-  r.difference = mean(d);
+  if (n == 0) r.baseline_mean = r.treatment_mean = r.difference = r.ci_low = r.ci_high = kNaN;
+  return r;
+}
 
+// The percentile interval of `statistic` over the resamples: each resample is r.n indices of
+// [0, r.n) drawn with replacement from one Rng seeded with options.seed, in order. REQUIRES: r.n > 0.
+template <class Statistic>
+void percentile_interval(PairedDifference& r, const BootstrapOptions& options,
+                         Statistic&& statistic) {
+  const size_t n = size_t(r.n);
   Rng rng(options.seed);
+  std::vector<size_t> drawn(n);
   std::vector<double> stats(options.resamples);
   for (double& s : stats) {
-    double sum = 0;
-    for (size_t i = 0; i < d.size(); ++i) sum += d[rng.below(d.size())];
-    s = sum / double(d.size());
+    for (size_t& i : drawn) i = size_t(rng.below(n));
+    s = statistic(std::span<const size_t>(drawn));
   }
   std::sort(stats.begin(), stats.end());
   const double alpha = 1.0 - options.confidence;
   r.ci_low = quantile_sorted(stats, alpha / 2);
   r.ci_high = quantile_sorted(stats, 1 - alpha / 2);
+}
+
+}  // namespace
+
+PairedDifference paired_bootstrap(std::span<const double> baseline,
+                                  std::span<const double> treatment,
+                                  const BootstrapOptions& options) {
+  MOE_ASSERT(baseline.size() == treatment.size(), "paired bootstrap of {} and {} samples",
+             baseline.size(), treatment.size());
+  PairedDifference r = start_difference(baseline.size(), options);
+  if (r.n == 0) return r;
+  std::vector<double> d(baseline.size());
+  for (size_t i = 0; i < d.size(); ++i) d[i] = treatment[i] - baseline[i];
+  r.baseline_mean = mean(baseline);
+  r.treatment_mean = mean(treatment);
+  r.difference = mean(d);
+  percentile_interval(r, options, [&](std::span<const size_t> drawn) {
+    double sum = 0;
+    for (size_t i : drawn) sum += d[i];
+    return sum / double(d.size());
+  });
+  return r;
+}
+
+PairedDifference paired_bootstrap_corpus(std::span<const double> baseline,
+                                         std::span<const double> treatment,
+                                         const CorpusMetric& metric,
+                                         const BootstrapOptions& options) {
+  const size_t w = metric.width;
+  MOE_ASSERT(metric && w > 0 && baseline.size() == treatment.size() && baseline.size() % w == 0,
+             "corpus bootstrap of {} and {} statistics, {} per sample", baseline.size(),
+             treatment.size(), w);
+  PairedDifference r = start_difference(baseline.size() / w, options);
+  if (r.n == 0) return r;
+  std::vector<double> sums(w);
+  // The corpus score of the rows `drawn` of one side.
+  auto score = [&](std::span<const double> rows, std::span<const size_t> drawn) {
+    std::fill(sums.begin(), sums.end(), 0.0);
+    for (size_t i : drawn)
+      for (size_t k = 0; k < w; ++k) sums[k] += rows[i * w + k];
+    return metric.score(sums);
+  };
+  std::vector<size_t> all(size_t(r.n));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  r.baseline_mean = score(baseline, all);
+  r.treatment_mean = score(treatment, all);
+  r.difference = r.treatment_mean - r.baseline_mean;
+  percentile_interval(r, options, [&](std::span<const size_t> drawn) {
+    return score(treatment, drawn) - score(baseline, drawn);
+  });
   return r;
 }
 

@@ -8,6 +8,13 @@
 //     B resampled differences, a = 1 - confidence, with quantiles by linear interpolation between
 //     order statistics (Hyndman-Fan type 7, numpy's default). Defaults: B = 10000, 95%.
 //     Scores may be 0/1 (accuracy) or graded (F1, chrF).
+//   - paired_bootstrap_corpus: the same for a corpus-level score (FLORES: corpus chrF), which is
+//     not a mean of per-sample scores but a function of per-sample sufficient statistics summed
+//     over the samples. The resamples are the same index draws as paired_bootstrap's (same seed,
+//     same n draws per resample, the same for both sides); each resample's statistic is
+//     score(sums of the treatment's drawn rows) - score(sums of the baseline's drawn rows), and
+//     the interval is the same percentile interval (sacreBLEU's paired bootstrap resamples the
+//     same way).
 //   - mcnemar_exact: exact McNemar test on 0/1 scores: with b = baseline-only correct and
 //     c = treatment-only correct, p = min(1, 2 P(X <= min(b, c))), X ~ Binomial(b + c, 1/2).
 //     No discordant pairs (b + c = 0) gives p = 1 (no evidence of a difference).
@@ -20,7 +27,9 @@
 // Thread-safety: pure functions and value types.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -49,6 +58,22 @@ struct PairedDifference {
 PairedDifference paired_bootstrap(std::span<const double> baseline,
                                   std::span<const double> treatment,
                                   const BootstrapOptions& options = {});
+
+// A corpus-level score: `width` sufficient statistics per sample, summed over the samples, then
+// one score from the sums (FLORES: the 18 chrF n-gram counts, then chrF).
+struct CorpusMetric {
+  size_t width = 0;                                         // S
+  std::function<double(std::span<const double>)> score;     // sums [S] -> score
+  explicit operator bool() const { return bool(score); }
+};
+
+// difference = score(all treatment rows) - score(all baseline rows); baseline_mean and
+// treatment_mean hold the two corpus scores. REQUIRES: baseline.size() == treatment.size(), a
+// multiple of metric.width > 0; metric.score set; options.resamples >= 1.
+PairedDifference paired_bootstrap_corpus(std::span<const double> baseline,   // [n, S] row-major
+                                         std::span<const double> treatment,  // [n, S] row-major
+                                         const CorpusMetric& metric,
+                                         const BootstrapOptions& options = {});
 
 struct McNemar {
   int both_correct = 0;

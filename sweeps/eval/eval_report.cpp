@@ -80,11 +80,13 @@ std::string p_text(double p) {
 
 }  // namespace
 
-results::ScoredSamples scored_samples(std::span<const SampleResult> samples) {
+results::ScoredSamples scored_samples(std::span<const SampleResult> samples, bool with_chrf) {
   results::ScoredSamples s;
   for (const SampleResult& r : samples) {
     s.index.push_back(r.index);
     s.score.push_back(r.score);
+    if (with_chrf)
+      s.statistics.insert(s.statistics.end(), r.chrf_stats.begin(), r.chrf_stats.end());
   }
   return s;
 }
@@ -95,13 +97,15 @@ results::PointComparison compare_runs(std::span<const EvalRun> runs, size_t base
   base.reserve(runs.size());
   pt.reserve(runs.size());
   std::vector<results::LanguagePair> pairs;
+  const bool chrf = !runs.empty() && runs[0].points.at(baseline).summary.metric == "chrf";
   for (const EvalRun& r : runs) {
-    base.push_back(scored_samples(r.points.at(baseline).samples));
-    pt.push_back(scored_samples(r.points.at(point).samples));
+    base.push_back(scored_samples(r.points.at(baseline).samples, chrf));
+    pt.push_back(scored_samples(r.points.at(point).samples, chrf));
   }
   for (size_t i = 0; i < runs.size(); ++i)
     pairs.push_back(results::LanguagePair{runs[i].language, &base[i], &pt[i]});
-  return results::compare_point(pairs, options);
+  return results::compare_point(pairs, options,
+                                chrf ? tasks::chrf_corpus_metric() : significance::CorpusMetric{});
 }
 
 std::string format_report(const EvalReport& r) {

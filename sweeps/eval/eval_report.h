@@ -48,10 +48,13 @@ struct EvalReport {
   std::optional<results::PointComparison> comparison;
 };
 
-// The per-sample scores of a point's samples, keyed by sample index.
-results::ScoredSamples scored_samples(std::span<const SampleResult> samples);
+// The per-sample scores of a point's samples, keyed by sample index; with_chrf: also each
+// sample's chrF statistics (flores, for the corpus-chrF comparison).
+results::ScoredSamples scored_samples(std::span<const SampleResult> samples,
+                                      bool with_chrf = false);
 
-// Compares point `point` with point `baseline` in every run (language).
+// Compares point `point` with point `baseline` in every run (language). For chrF (flores) the
+// difference is of the corpus chrF and its CI resamples the corpus chrF (results/comparison.h).
 results::PointComparison compare_runs(std::span<const EvalRun> runs, size_t baseline, size_t point,
                                       const significance::BootstrapOptions& options);
 

@@ -36,19 +36,20 @@ int64_t consistency_code(const std::string& c) {
   return -1;  // undetermined
 }
 
-// Corpus chrF of a samples table from its per-sample statistics columns.
-double corpus_chrf_of(const results::Table& samples, const std::string& what) {
-  tasks::ChrfStats total{};
-  for (size_t k = 0; k < total.size(); ++k) {
+// The per-sample chrF statistics columns of a samples table, [n, 18] row-major.
+std::vector<double> chrf_statistics_of(const results::Table& samples, const std::string& what) {
+  constexpr size_t kWidth = std::tuple_size_v<tasks::ChrfStats>;
+  std::vector<double> stats(samples.rows() * kWidth);
+  for (size_t k = 0; k < kWidth; ++k) {
     const std::string name = tasks::chrf_statistic_name(k);
     const results::Column* c = samples.find(name);
     const auto* v = c ? std::get_if<std::vector<int64_t>>(&c->values) : nullptr;
     if (!v)
       throw input_error(what, "expected an int64 column '{}' (chrF statistics) in the samples "
                               "table, found {}", name, c ? "another type" : "none");
-    for (int64_t x : *v) total[k] += x;
+    for (size_t i = 0; i < v->size(); ++i) stats[i * kWidth + k] = double((*v)[i]);
   }
-  return tasks::chrf_from_statistics(total);
+  return stats;
 }
 
 }  // namespace
@@ -143,7 +144,7 @@ results::UnitResult point_result(const eval::TaskConfig& task, const eval::Point
 }
 
 results::CorpusScore corpus_score(eval::TaskKind kind) {
-  if (kind == eval::TaskKind::kFlores) return corpus_chrf_of;
+  if (kind == eval::TaskKind::kFlores) return {tasks::chrf_corpus_metric(), chrf_statistics_of};
   return {};
 }
 

@@ -1,5 +1,6 @@
 #include "sweeps/tasks/chrf.h"
 
+#include <cmath>
 #include <unordered_map>
 
 #include "runtime/core/error.h"
@@ -71,6 +72,16 @@ std::string chrf_statistic_name(size_t k) {
              std::tuple_size_v<ChrfStats>);
   static const char* const kKinds[] = {"hyp", "ref", "match"};
   return "chrf_" + std::string(kKinds[k % 3]) + "_" + std::to_string(k / 3 + 1);
+}
+
+significance::CorpusMetric chrf_corpus_metric() {
+  constexpr size_t kWidth = std::tuple_size_v<ChrfStats>;
+  return {kWidth, [](std::span<const double> sums) {
+            MOE_ASSERT(sums.size() == kWidth, "chrF from {} statistics", sums.size());
+            ChrfStats st{};
+            for (size_t k = 0; k < kWidth; ++k) st[k] = std::llround(sums[k]);
+            return chrf_from_statistics(st);
+          }};
 }
 
 double sentence_chrf(std::string_view hypothesis, std::string_view reference) {

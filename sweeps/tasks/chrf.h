@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "results/significance.h"
+
 namespace moe::tasks {
 
 inline constexpr int kChrfCharOrder = 6;
@@ -34,6 +36,9 @@ void add_chrf_statistics(ChrfStats& total, const ChrfStats& stats);
 // Name of statistic k (0 <= k < 18, the ChrfStats order) where stored as a column:
 // chrf_hyp_<n>, chrf_ref_<n>, chrf_match_<n> for n = 1..6.
 std::string chrf_statistic_name(size_t k);
+// chrF as a corpus metric of the significance tests: the 18 statistics (ChrfStats order) summed
+// over samples, then chrf_from_statistics (sums are whole counts held in doubles).
+significance::CorpusMetric chrf_corpus_metric();
 
 double sentence_chrf(std::string_view hypothesis, std::string_view reference);
 // REQUIRES: equal sizes.

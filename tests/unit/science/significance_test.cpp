@@ -1,8 +1,11 @@
 // Significance tests (results/significance.h) against hand-computed values and closed forms.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include "runtime/core/random.h"
 
 #include "results/significance.h"
 
@@ -78,6 +81,88 @@ TEST(Bootstrap, SameSeedSameIntervalOtherSeedOtherInterval) {
 
 TEST(Bootstrap, NoSamplesGiveNaN) {
   const auto r = paired_bootstrap(V{}, V{});
+  EXPECT_EQ(r.n, 0);
+  EXPECT_TRUE(std::isnan(r.difference));
+  EXPECT_TRUE(std::isnan(r.ci_low));
+}
+
+// A ratio metric of two statistics per sample (like a precision): sums[0] / sums[1].
+CorpusMetric ratio_metric() {
+  return {2, [](std::span<const double> sums) { return sums[0] / sums[1]; }};
+}
+
+// [n, 2] rows: (hits, total) per sample.
+const V kBaseRows = {1, 4, 3, 5, 0, 2, 2, 2, 1, 6, 4, 7, 0, 3, 5, 5};
+const V kPointRows = {2, 4, 3, 5, 1, 2, 2, 2, 3, 6, 4, 7, 2, 3, 5, 5};
+
+TEST(CorpusBootstrap, IdenticalSidesGiveAZeroInterval) {
+  const auto r = paired_bootstrap_corpus(kBaseRows, kBaseRows, ratio_metric());
+  EXPECT_EQ(r.n, 8);
+  EXPECT_EQ(r.difference, 0.0);
+  EXPECT_EQ(r.ci_low, 0.0);
+  EXPECT_EQ(r.ci_high, 0.0);
+}
+
+TEST(CorpusBootstrap, DifferenceIsOfCorpusScoresNotOfSampleMeans) {
+  const auto r = paired_bootstrap_corpus(kBaseRows, kPointRows, ratio_metric());
+  // Hand-summed: baseline 16 / 34, point 22 / 34.
+  EXPECT_DOUBLE_EQ(r.baseline_mean, 16.0 / 34.0);
+  EXPECT_DOUBLE_EQ(r.treatment_mean, 22.0 / 34.0);
+  EXPECT_DOUBLE_EQ(r.difference, 6.0 / 34.0);
+  EXPECT_LE(r.ci_low, r.difference);
+  EXPECT_GE(r.ci_high, r.difference);
+  // Every sample's hits are >= the baseline's with the same totals, so no resample is negative;
+  // half the samples improve, so a resample is zero only when it draws none of them
+  // (probability 2^-8, far below the 2.5% quantile).
+  EXPECT_GT(r.ci_low, 0.0);
+}
+
+TEST(CorpusBootstrap, EqualsAStraightforwardLoopOverTheSameSeededDraws) {
+  const BootstrapOptions o{2000, 77, 0.9};
+  const auto r = paired_bootstrap_corpus(kBaseRows, kPointRows, ratio_metric(), o);
+  // The contract: per resample, n draws Rng(seed).below(n), the same rows for both sides.
+  Rng rng(o.seed);
+  const size_t n = kBaseRows.size() / 2;
+  V diffs;
+  for (int b = 0; b < o.resamples; ++b) {
+    double bh = 0, bt = 0, ph = 0, pt = 0;
+    for (size_t j = 0; j < n; ++j) {
+      const size_t i = size_t(rng.below(n));
+      bh += kBaseRows[2 * i];
+      bt += kBaseRows[2 * i + 1];
+      ph += kPointRows[2 * i];
+      pt += kPointRows[2 * i + 1];
+    }
+    diffs.push_back(ph / pt - bh / bt);
+  }
+  std::sort(diffs.begin(), diffs.end());
+  // Integer sums: the differences are bitwise equal, so the interval is too.
+  const double alpha = 1 - o.confidence;
+  EXPECT_EQ(r.ci_low, quantile_sorted(diffs, alpha / 2));
+  EXPECT_EQ(r.ci_high, quantile_sorted(diffs, 1 - alpha / 2));
+  EXPECT_EQ(r.resamples, 2000);
+  EXPECT_EQ(r.seed, 77u);
+}
+
+TEST(CorpusBootstrap, AMeanAsCorpusMetricReproducesThePerSampleBootstrap) {
+  // Statistics (score, 1): the corpus score is the mean score, so both bootstraps agree up to
+  // the order of floating-point sums (tolerance 1e-12).
+  const V base = {0.2, 0.9, 0.4, 0.0, 0.7, 0.3}, point = {0.5, 0.8, 0.6, 0.1, 0.7, 0.9};
+  V base_rows, point_rows;
+  for (size_t i = 0; i < base.size(); ++i) {
+    base_rows.insert(base_rows.end(), {base[i], 1.0});
+    point_rows.insert(point_rows.end(), {point[i], 1.0});
+  }
+  const CorpusMetric mean_metric{2, [](std::span<const double> s) { return s[0] / s[1]; }};
+  const auto c = paired_bootstrap_corpus(base_rows, point_rows, mean_metric);
+  const auto p = paired_bootstrap(base, point);
+  EXPECT_NEAR(c.difference, p.difference, 1e-12);
+  EXPECT_NEAR(c.ci_low, p.ci_low, 1e-12);
+  EXPECT_NEAR(c.ci_high, p.ci_high, 1e-12);
+}
+
+TEST(CorpusBootstrap, NoSamplesGiveNaN) {
+  const auto r = paired_bootstrap_corpus(V{}, V{}, ratio_metric());
   EXPECT_EQ(r.n, 0);
   EXPECT_TRUE(std::isnan(r.difference));
   EXPECT_TRUE(std::isnan(r.ci_low));

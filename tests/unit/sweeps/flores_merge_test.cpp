@@ -1,17 +1,20 @@
 // FLORES through a sweep's store: unit files carry each sample's chrF statistics, and merge's
 // language score is the corpus chrF of every sample range together, equal to the evaluator's
 // corpus chrF of the same samples and to sacreBLEU's (tests/data/chrf_fixtures.json, made by
-// tools/make_chrf_fixtures.py); the per-sample chrF stays for the paired bootstrap.
+// tools/make_chrf_fixtures.py), and the baseline comparison's bootstrap CI is of that corpus chrF.
 #include <gtest/gtest.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
+#include "results/comparison.h"
 #include "results/h5.h"
 #include "results/merge.h"
 #include "runtime/core/error.h"
+#include "runtime/core/random.h"
 #include "sweeps/phases/eval_phase.h"
 #include "sweeps/tasks/chrf.h"
 #include "tests/unit/tasks/chrf_fixtures.h"
@@ -38,14 +41,15 @@ eval::SampleResult sample(int64_t index, const std::string& hyp, const std::stri
 
 struct AccuracyRows {
   std::vector<std::string> point;
-  std::vector<double> score, sample_mean, baseline, delta;
+  std::vector<double> score, sample_mean, baseline, delta, ci_low, ci_high, p_mcnemar;
 };
 
 AccuracyRows accuracy(const fs::path& file) {
   h5::File f = h5::File::open(file);
   const results::Table t = results::Table::read(f.root(), "accuracy");
   return {t.get<std::string>("point"), t.get<double>("score"), t.get<double>("sample_mean"),
-          t.get<double>("baseline"), t.get<double>("delta")};
+          t.get<double>("baseline"), t.get<double>("delta"),  t.get<double>("ci_low"),
+          t.get<double>("ci_high"),  t.get<double>("p_mcnemar")};
 }
 
 TEST(FloresMerge, MergedScoreIsCorpusChrfOfAllRangesLikeEvaluatorAndSacreBleu) {
@@ -110,7 +114,66 @@ TEST(FloresMerge, MergedScoreIsCorpusChrfOfAllRangesLikeEvaluatorAndSacreBleu) {
   EXPECT_NEAR(acc.baseline[1], acc.score[0], kTolerance);
   EXPECT_NEAR(acc.delta[1], acc.score[1] - acc.score[0], kTolerance);
   EXPECT_EQ(acc.delta[0], 0.0);
+
+  // The CI is of the corpus chrF difference: recomputed here by the bootstrap contract
+  // (results/significance.h: per resample n draws Rng(seed).below(n), the same samples for both
+  // sides; percentile interval, type 7) from the evaluator's own statistics.
+  Rng rng(spec.bootstrap.seed);
+  std::vector<double> diffs;
+  for (int b = 0; b < spec.bootstrap.resamples; ++b) {
+    tasks::ChrfStats sb{}, sp{};
+    for (int64_t j = 0; j < n; ++j) {
+      const size_t i = size_t(rng.below(uint64_t(n)));
+      tasks::add_chrf_statistics(sb, all_base[i].chrf_stats);
+      tasks::add_chrf_statistics(sp, all_point[i].chrf_stats);
+    }
+    diffs.push_back(tasks::chrf_from_statistics(sp) - tasks::chrf_from_statistics(sb));
+  }
+  std::sort(diffs.begin(), diffs.end());
+  const double alpha = 1 - spec.bootstrap.confidence;
+  EXPECT_NEAR(acc.ci_low[1], significance::quantile_sorted(diffs, alpha / 2), kTolerance);
+  EXPECT_NEAR(acc.ci_high[1], significance::quantile_sorted(diffs, 1 - alpha / 2), kTolerance);
+  EXPECT_LE(acc.ci_low[1], acc.delta[1]);
+  EXPECT_GE(acc.ci_high[1], acc.delta[1]);
+  // chrF is graded: no McNemar p for any row.
+  EXPECT_TRUE(std::isnan(acc.p_mcnemar[0]));
+  EXPECT_TRUE(std::isnan(acc.p_mcnemar[1]));
+  EXPECT_TRUE(std::isnan(acc.ci_low[0]));  // the baseline's own row
   fs::remove_all(d);
+}
+
+TEST(FloresMerge, CorpusChrfIntervalIsZeroAgainstItselfAndPositiveForPerfectTranslations) {
+  eval::TaskConfig task;
+  task.kind = eval::TaskKind::kFlores;
+  eval::PointResult pr;
+  pr.samples = {sample(0, "ab", "abc"), sample(1, "Guten Morgen!", "Guten Morgen."),
+                sample(2, "Hallo Welt", "Hallo, Welt!")};
+  const results::Table s = point_result(task, pr, {}).tables.at("samples");
+  const results::CorpusScore cs = corpus_score(task.kind);
+  results::ScoredSamples side{s.get<int64_t>("sample"), s.get<double>("score"),
+                              cs.statistics(s, "t")};
+  const results::LanguageComparison c =
+      results::compare_language("de", side, side, {}, cs.metric);
+  EXPECT_EQ(c.difference.n, 3);
+  EXPECT_EQ(c.difference.difference, 0.0);
+  EXPECT_EQ(c.difference.ci_low, 0.0);
+  EXPECT_EQ(c.difference.ci_high, 0.0);
+  EXPECT_FALSE(c.mcnemar);
+  // The point translates every sentence perfectly: every resample's corpus chrF is 100 and
+  // the baseline's is below, so the interval is strictly positive.
+  results::ScoredSamples perfect = side;
+  eval::PointResult pp;
+  pp.samples = {sample(0, "abc", "abc"), sample(1, "Guten Morgen.", "Guten Morgen."),
+                sample(2, "Hallo, Welt!", "Hallo, Welt!")};
+  const results::Table ps = point_result(task, pp, {}).tables.at("samples");
+  perfect.score = ps.get<double>("score");
+  perfect.statistics = cs.statistics(ps, "t");
+  const results::LanguageComparison up =
+      results::compare_language("de", side, perfect, {}, cs.metric);
+  EXPECT_NEAR(up.difference.difference, 100.0 - cs(s, "t"), kTolerance);
+  EXPECT_GT(up.difference.ci_low, 0.0);
+  EXPECT_LE(up.difference.ci_low, up.difference.difference);
+  EXPECT_GE(up.difference.ci_high, up.difference.difference);
 }
 
 TEST(FloresMerge, UnitFilesCarryTheChrfStatisticsOfEverySample) {
