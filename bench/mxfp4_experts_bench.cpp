@@ -7,7 +7,8 @@
 // Speed, one thread, one expert's gate_up product over M tokens (M = 1, 4, 16: decode-sized),
 // every variant on the same random weights in the same run, repetitions alternated:
 //   bf16     gemm_bf16_small on the dequantised bf16 matrix (the reference measurement)
-//   fused    gemm_mxfp4_small: MXFP4 decoded in registers
+//   fused    gemm_mxfp4_small: MXFP4 decoded in registers, bf16 activations (a bf16 model's)
+//   f32 act  gemm_mxfp4_small_f32: the same with f32 activations (an f32 model's, not rounded)
 //   decode   mxfp4_rows_to_bf16 into a buffer, then gemm_bf16_small
 //   scalar   decode_mxfp4 (runtime/core/dtype.h, the reference backend's decode) of every row
 //            into an f32 buffer, without the product (what decoding alone costs there)
@@ -91,18 +92,24 @@ int main(int argc, char** argv) {
 
   fmt::print("\none expert's gate_up product [{} x {}], one thread, median of {} (CPU ms, weight GB/s):\n",
              N, K, reps);
-  fmt::print("{:>4}  {:>16}  {:>16}  {:>16}  {:>16}\n", "M", "bf16 (reference)", "fused MXFP4",
-             "decode + bf16", "scalar decode");
+  fmt::print("{:>4}  {:>16}  {:>16}  {:>16}  {:>16}  {:>16}\n", "M", "bf16 (reference)",
+             "fused MXFP4", "fused, f32 act", "decode + bf16", "scalar decode");
   for (int64_t M : {1, 4, 16}) {
     std::normal_distribution<float> nd(0.f, 1.f);
     std::vector<uint16_t> x(size_t(M * K));
     for (auto& v : x) v = moe::f32_to_bf16(nd(rng));
+    std::vector<float> xf(size_t(M * K));
+    for (auto& v : xf) v = nd(rng);
     std::vector<float> y(size_t(M * N));
     const std::vector<std::function<void()>> runs = {
         [&] { moe::cpu::gemm_bf16_small(x.data(), M, K, K, w_bf16.data(), K, 0, N, y.data(), N); },
         [&] {
           moe::cpu::gemm_mxfp4_small(x.data(), M, K, K, blocks.data(), scales.data(), 0, N,
                                      y.data(), N);
+        },
+        [&] {
+          moe::cpu::gemm_mxfp4_small_f32(xf.data(), M, K, K, blocks.data(), scales.data(), 0, N,
+                                         y.data(), N);
         },
         [&] {
           moe::cpu::mxfp4_rows_to_bf16(blocks.data(), scales.data(), K, 0, N, decoded.data());
@@ -120,7 +127,7 @@ int main(int argc, char** argv) {
         runs[v]();
         ms[v].push_back(thread_cpu_ms() - t0);
       }
-    const double bytes[] = {bf_bytes, mx_bytes, mx_bytes, mx_bytes};
+    const double bytes[] = {bf_bytes, mx_bytes, mx_bytes, mx_bytes, mx_bytes};
     fmt::print("{:>4}", M);
     for (size_t v = 0; v < runs.size(); ++v) {
       const double m = median(ms[v]);

@@ -96,6 +96,11 @@ struct ExpertWeights {
   std::vector<Tensor> gate_up_bias;       // [E] of [2I] (same row order as gate_up) or empty
   std::vector<Tensor> down_bias;          // [E] of [H] or empty
   GluSpec glu;
+  // The model's activation dtype (config torch_dtype; set by DecoderModel::finalize). A backend
+  // that keeps f32 activations may round expert GEMM inputs to bf16 only for BF16 (as
+  // transformers computes a bf16 checkpoint); F32 inputs stay f32. Weights in kFloat format
+  // carry this in their own dtype; MXFP4 weights do not.
+  DType activation = DType::F32;
   int num_experts() const { return int(down.size()); }
 };
 

@@ -147,6 +147,7 @@ void DecoderModel::finalize() {
       L.moe.moe_layer = int(moe_layers_.size());
       moe_layers_.push_back(int(l));
       ExpertWeights& e = L.moe.experts;
+      e.activation = activation_dtype();
       for (auto* v : {&e.gate, &e.up, &e.gate_up, &e.down, &e.gate_up_scales, &e.down_scales,
                       &e.gate_up_bias, &e.down_bias})
         prep_all(*v);

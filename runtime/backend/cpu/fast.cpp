@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "runtime/backend/cpu/kernels.h"
+#include "runtime/backend/cpu/mxfp4_kernels.h"
 #include "runtime/backend/cpu/onednn.h"
 #include "runtime/core/error.h"
 
@@ -17,6 +18,7 @@ namespace {
 
 constexpr int64_t kSmallM = 16;              // at most this many rows: the streaming kernel
 constexpr int64_t kParallelElems = 1 << 15;  // below this, element-wise ops stay serial
+constexpr int64_t kMxfp4FusedRows = 4;       // at most this many rows: the fused MXFP4 kernel
 
 // Row counts given to oneDNN are rounded up so few distinct primitives get created.
 int64_t padded_rows(int64_t m) {
@@ -45,10 +47,36 @@ void to_bf16(const float* x, uint16_t* out, int64_t n) {
   }
 }
 
+// Runs fn(n0, n1) on each OpenMP thread over its share of the rows [0, N); on the calling thread
+// alone when `work` (multiply-adds) is small.
+template <typename Fn>
+void split_rows(int64_t N, int64_t work, const Fn& fn) {
+#pragma omp parallel if (work > kParallelElems)
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    fn(N * t / nt, N * (t + 1) / nt);
+  }
+}
+
+// y[t, o] += b[o].  b: [n] (any float dtype); y: [T, n]
+void add_bias_rows(const Tensor& b, int64_t T, int64_t n, float* y) {
+  std::vector<float> bias(static_cast<size_t>(n));
+  cpu_load_row(b, 0, n, bias.data());
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t o = 0; o < n; ++o) y[t * n + o] += bias[size_t(o)];
+}
+
+// dst[r, c] = src[r, c] * weight[r] (dst may be src).  src, dst: [m, H]; weight: [m]
+void scale_rows(const float* src, int64_t m, int64_t H, const float* weight, float* dst) {
+#pragma omp parallel for if (m * H > kParallelElems)
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t c = 0; c < H; ++c) dst[r * H + c] = src[r * H + c] * weight[r];
+}
+
 }  // namespace
 
 struct CpuFastBackend::Scratch {
-  std::vector<uint16_t> xb, rows, act;
+  std::vector<uint16_t> xb, rows, act, wdec;
   std::vector<float> gate, up, down;
   struct Rope {
     std::vector<float> inv_freq;
@@ -82,12 +110,9 @@ void CpuFastBackend::matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const 
                                  int64_t N, float* y, int64_t ldy) {
   if (M == 0) return;
   if (bf16_kernels_ && M <= kSmallM) {
-#pragma omp parallel if (N * K * M > kParallelElems)
-    {
-      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-      const int64_t n0 = N * t / nt, n1 = N * (t + 1) / nt;
+    split_rows(N, N * K * M, [&](int64_t n0, int64_t n1) {
       cpu::gemm_bf16_small(x, M, K, K, w, K, n0, n1, y, ldy);
-    }
+    });
     return;
   }
   if (cpu::onednn_gemm_bf16(x, M, K, K, w, N, y, ldy)) return;
@@ -115,12 +140,7 @@ void CpuFastBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, T
     CpuReferenceBackend::linear(x, w, b, y);
     return;
   }
-  if (b) {
-    std::vector<float> bias(static_cast<size_t>(out));
-    cpu_load_row(*b, 0, out, bias.data());
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t o = 0; o < out; ++o) yp[t * out + o] += bias[size_t(o)];
-  }
+  if (b) add_bias_rows(*b, T, out, yp);
 }
 
 void CpuFastBackend::norm(const Tensor& x, const Tensor& w, const Tensor* b, const NormSpec& spec,
@@ -312,13 +332,71 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
     for (int64_t r = 0; r < mp; ++r) cpu::silu_mul_bf16(G + r * ldg, U + r * ldg, A + r * I, I);
     matmul_bf16(A, mp, I, w.down[size_t(e)].data<uint16_t>(), H, Dn, H);
     const int64_t r0 = offsets[size_t(e)];
-#pragma omp parallel for if (m * H > kParallelElems)
-    for (int64_t r = 0; r < m; ++r) {
-      const float wr = row_weight[size_t(r0 + r)];
-      float* yr = y_rows + (r0 + r) * H;
-      const float* dr = Dn + r * H;
-      for (int64_t c = 0; c < H; ++c) yr[c] = dr[c] * wr;
-    }
+    scale_rows(Dn, m, H, row_weight.data() + r0, y_rows + r0 * H);
+  }
+}
+
+bool CpuFastBackend::mxfp4_experts(const ExpertWeights& w) const {
+  return bf16_kernels_ && w.format == ExpertWeights::Format::kMxfp4 &&
+         w.layout != ExpertWeights::GateUp::kSeparate;
+}
+
+void CpuFastBackend::matmul_mxfp4(const float* x, int64_t M, int64_t K, const Tensor& blocks,
+                                  const Tensor& scales, bool bf16_inputs, float* y) {
+  const int64_t N = blocks.size(0);
+  MOE_ASSERT(blocks.dtype() == DType::U8 && blocks.numel() == N * K / 2 &&
+                 scales.numel() == N * K / kMxfp4Block && K % kMxfp4Block == 0,
+             "MXFP4 blocks {} and scales {} for input width {}", shape_str(blocks.shape()),
+             shape_str(scales.shape()), K);
+  const uint8_t* b = blocks.data<uint8_t>();
+  const uint8_t* s = scales.data<uint8_t>();
+  // Few rows (decode), or an f32 model: f32 activations against the weights decoded in
+  // registers. At few rows the kernel is bound by decoding MXFP4, so f32 FMAs cost what bf16 dot
+  // products would (mxfp4_experts_bench) and nothing is gained by rounding the inputs.
+  if (!bf16_inputs || M <= kMxfp4FusedRows) {
+    split_rows(N, M * N * K, [&](int64_t n0, int64_t n1) {
+      cpu::gemm_mxfp4_small_f32(x, M, K, K, b, s, n0, n1, y, N);
+    });
+    return;
+  }
+  const int64_t mp = padded_rows(M);
+  uint16_t* xb = grow(s_->xb, mp * K);
+  to_bf16(x, xb, M * K);
+  // More rows of a bf16 model: W decoded to bf16 once (exact) into scratch, then the bf16 GEMM
+  // (inputs rounded to bf16 as for bf16 weights) on padded rows.
+  std::memset(xb + M * K, 0, size_t((mp - M) * K) * 2);
+  uint16_t* wb = grow(s_->wdec, N * K);
+  split_rows(N, N * K, [&](int64_t n0, int64_t n1) {
+    cpu::mxfp4_rows_to_bf16(b, s, K, n0, n1, wb + n0 * K);
+  });
+  float* yp = grow(s_->down, mp * N);
+  matmul_bf16(xb, mp, K, wb, N, yp, N);
+  std::memcpy(y, yp, size_t(M * N) * 4);
+}
+
+void CpuFastBackend::experts_mxfp4(const Tensor& x_rows, std::span<const int64_t> offsets,
+                                   std::span<const float> row_weight, const ExpertWeights& w,
+                                   Tensor& y_rows) {
+  const int64_t H = w.hidden, I = w.intermediate;
+  const bool bf16 = w.activation == DType::BF16;
+  for (int e = 0; e + 1 < int(offsets.size()); ++e) {
+    const int64_t r0 = offsets[size_t(e)], m = offsets[size_t(e) + 1] - r0;
+    if (m == 0) continue;
+    MOE_ASSERT(w.down[size_t(e)].defined() && w.down[size_t(e)].numel() > 0,
+               "expert {} is not held by this process", e);
+    float* gu = grow(s_->gate, m * 2 * I);  // [m, 2I]
+    matmul_mxfp4(x_rows.data<float>() + r0 * H, m, H, w.gate_up[size_t(e)],
+                 w.gate_up_scales[size_t(e)], bf16, gu);
+    if (!w.gate_up_bias.empty()) add_bias_rows(w.gate_up_bias[size_t(e)], m, 2 * I, gu);
+    float* gp = grow(s_->up, 2 * m * I);  // gate [m, I], then up [m, I]
+    cpu_split_gate_up(gu, m, I, w.layout == ExpertWeights::GateUp::kInterleaved, gp, gp + m * I);
+    Tensor g = Tensor::view(DType::F32, {m, I}, gp, nullptr);
+    const Tensor u = Tensor::view(DType::F32, {m, I}, gp + m * I, nullptr);
+    glu(g, u, w.glu, g);
+    float* y = y_rows.data<float>() + r0 * H;  // [m, H]
+    matmul_mxfp4(gp, m, I, w.down[size_t(e)], w.down_scales[size_t(e)], bf16, y);
+    if (!w.down_bias.empty()) add_bias_rows(w.down_bias[size_t(e)], m, H, y);
+    scale_rows(y, m, H, row_weight.data() + r0, y);
   }
 }
 
@@ -355,6 +433,10 @@ void CpuFastBackend::moe_experts(const Tensor& x, const Tensor& experts, const T
 void CpuFastBackend::expert_ffn(const Tensor& x_rows, std::span<const int64_t> offsets,
                                 std::span<const float> row_weight, const ExpertWeights& w,
                                 Tensor& y_rows) {
+  if (mxfp4_experts(w)) {
+    experts_mxfp4(x_rows, offsets, row_weight, w, y_rows);
+    return;
+  }
   if (!fast_experts(w)) {
     CpuReferenceBackend::expert_ffn(x_rows, offsets, row_weight, w, y_rows);
     return;

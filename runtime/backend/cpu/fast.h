@@ -6,7 +6,14 @@
 // (kernels.h) read by an AVX512-BF16 attention kernel.
 // MoE: tokens bucketed by expert (counting sort), one GEMM per expert over contiguous rows
 // (row counts rounded up to a few sizes so oneDNN primitives are reused).
-// Ops without a fast kernel here (f32 KV caches, gpt_oss expert layouts, ...) run the reference
+// MXFP4 experts (gpt_oss) stay the checkpoint's MXFP4 views. An expert with few rows (decode)
+// goes through a kernel that decodes the weights in registers and multiplies them with the f32
+// activations as they are (bound by decoding, so rounding the inputs would gain nothing); an f32
+// model's experts always do. With more rows, a bf16 model's expert matrix is decoded to a bf16
+// scratch buffer (one matrix at a time, 33 MB at gpt-oss-20b's size) for the bf16 GEMM, inputs
+// rounded to bf16 as for bf16 weights (ExpertWeights::activation says which model is which).
+// Biases, the gate/up split and the clamped SwiGLU are applied in f32 between the products.
+// Ops without a fast kernel here (f32 KV caches, float gpt_oss experts, ...) run the reference
 // code. Per-op agreement with the reference is tested in tests/unit/backend.
 // Thread-safety: see Backend; the scratch buffers make one instance single-threaded.
 #pragma once
@@ -56,6 +63,14 @@ class CpuFastBackend : public CpuReferenceBackend {
                     std::span<const int64_t> padded, std::span<const float> row_weight,
                     const ExpertWeights& w, float* y_rows);
   bool fast_experts(const ExpertWeights& w) const;
+  // Grouped expert FFN of MXFP4 experts over f32 rows (sorted by expert).
+  void experts_mxfp4(const Tensor& x_rows, std::span<const int64_t> offsets,
+                     std::span<const float> row_weight, const ExpertWeights& w, Tensor& y_rows);
+  // y[M, N] = x[M, K] . W[N, K]^T, W MXFP4: blocks [N, K/32, 16] U8, scales [N, K/32] U8;
+  // x f32, rounded to bf16 first when bf16_inputs.  x: [M, K]; y: [M, N]
+  void matmul_mxfp4(const float* x, int64_t M, int64_t K, const Tensor& blocks,
+                    const Tensor& scales, bool bf16_inputs, float* y);
+  bool mxfp4_experts(const ExpertWeights& w) const;
   bool bf16_kernels_ = false;
   std::unique_ptr<Scratch> s_;
 };

@@ -75,8 +75,25 @@ void mxfp4_rows_to_bf16(const uint8_t* blocks, const uint8_t* scales, int64_t K,
   }
 }
 
-void gemm_mxfp4_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint8_t* blocks,
-                      const uint8_t* scales, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+namespace {
+
+// acc += the 32 products of one decoded block w with 32 activations x (bf16 or f32).
+inline void dot_block(__m512& acc, const uint16_t* x, __m512i w) {
+  acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x), (__m512bh)w);
+}
+inline void dot_block(__m512& acc, const float* x, __m512i w) {
+  // bf16 -> f32 is exact: the bf16 bits in the high half of each 32-bit lane.
+  const __m512 lo = _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(w)), 16));
+  const __m512 hi = _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w, 1)), 16));
+  acc = _mm512_fmadd_ps(_mm512_loadu_ps(x), lo, acc);
+  acc = _mm512_fmadd_ps(_mm512_loadu_ps(x + 16), hi, acc);
+}
+
+template <typename X>
+void gemm_small(const X* x, int64_t M, int64_t K, int64_t ldx, const uint8_t* blocks,
+                const uint8_t* scales, int64_t n0, int64_t n1, float* y, int64_t ldy) {
   const Decoder d;
   const int64_t nb = K / kMxfp4Block;
   alignas(64) uint16_t tmp[kMxfp4Block];
@@ -95,15 +112,25 @@ void gemm_mxfp4_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, cons
           block_scalar(b + j * 16, s + j, tmp);
           w = _mm512_load_si512(tmp);
         }
-        const __m512bh wb = (__m512bh)w;
-        for (int64_t m = 0; m < mc; ++m) {
-          const __m512i xv = _mm512_loadu_si512(x + (m0 + m) * ldx + j * kMxfp4Block);
-          acc[m] = _mm512_dpbf16_ps(acc[m], (__m512bh)xv, wb);
-        }
+        for (int64_t m = 0; m < mc; ++m)
+          dot_block(acc[m], x + (m0 + m) * ldx + j * kMxfp4Block, w);
       }
       for (int64_t m = 0; m < mc; ++m) y[(m0 + m) * ldy + n] = hsum(acc[m]);
     }
   }
+}
+
+}  // namespace
+
+void gemm_mxfp4_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint8_t* blocks,
+                      const uint8_t* scales, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  gemm_small(x, M, K, ldx, blocks, scales, n0, n1, y, ldy);
+}
+
+void gemm_mxfp4_small_f32(const float* x, int64_t M, int64_t K, int64_t ldx,
+                          const uint8_t* blocks, const uint8_t* scales, int64_t n0, int64_t n1,
+                          float* y, int64_t ldy) {
+  gemm_small(x, M, K, ldx, blocks, scales, n0, n1, y, ldy);
 }
 
 }  // namespace moe::cpu

@@ -385,12 +385,9 @@ void CpuReferenceBackend::expert_ffn(const Tensor& x_rows, std::span<const int64
       const Tensor* bias = w.gate_up_bias.empty() ? nullptr : &w.gate_up_bias[size_t(e)];
       expert_linear(x, w.gate_up[size_t(e)], mxfp4 ? &w.gate_up_scales[size_t(e)] : nullptr,
                     w.format, bias, gu);
-      const bool inter = w.layout == ExpertWeights::GateUp::kInterleaved;
-      for (int64_t r = 0; r < r1 - r0; ++r)
-        for (int64_t i = 0; i < I; ++i) {
-          g.data<float>()[r * I + i] = gu.data<float>()[r * 2 * I + (inter ? 2 * i : i)];
-          u.data<float>()[r * I + i] = gu.data<float>()[r * 2 * I + (inter ? 2 * i + 1 : I + i)];
-        }
+      cpu_split_gate_up(gu.data<float>(), r1 - r0, I,
+                        w.layout == ExpertWeights::GateUp::kInterleaved, g.data<float>(),
+                        u.data<float>());
     }
     glu(g, u, w.glu, g);
     Tensor y = y_rows.slice_rows(r0, r1);
@@ -400,6 +397,17 @@ void CpuReferenceBackend::expert_ffn(const Tensor& x_rows, std::span<const int64
     for (int64_t r = 0; r < r1 - r0; ++r)
       for (int64_t c = 0; c < H; ++c)
         y.data<float>()[r * H + c] = act(y.data<float>()[r * H + c] * row_weight[size_t(r0 + r)]);
+  }
+}
+
+void cpu_split_gate_up(const float* gate_up, int64_t T, int64_t I, bool interleaved, float* gate,
+                       float* up) {
+  for (int64_t r = 0; r < T; ++r) {
+    const float* gu = gate_up + r * 2 * I;
+    for (int64_t i = 0; i < I; ++i) {
+      gate[r * I + i] = gu[interleaved ? 2 * i : i];
+      up[r * I + i] = gu[interleaved ? 2 * i + 1 : I + i];
+    }
   }
 }
 

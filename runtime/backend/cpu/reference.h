@@ -74,6 +74,10 @@ void cpu_store(Tensor& t, int64_t i, float v);
 // The y rows of token t's k pairs (slot[t*k + j]) in ascending order of their experts.
 void cpu_expert_order(std::span<const int32_t> slot, std::span<const int32_t> experts, int64_t t,
                       int k, int32_t* rows);
+// Splits gate_up products [T, 2I] into gate [T, I] and up [T, I]: interleaved (gate unit i in
+// column 2i, up in 2i + 1; gpt_oss) or fused (gate columns [0, I), up [I, 2I)).
+void cpu_split_gate_up(const float* gate_up, int64_t T, int64_t I, bool interleaved, float* gate,
+                       float* up);
 // Number of OpenMP threads the backend was configured with (applies options.threads).
 void cpu_set_threads(int threads);
 

@@ -232,52 +232,6 @@ TEST_P(CudaVsReference, RoutingKindsSelectTheSameExperts) {
   }
 }
 
-// Random experts in every layout and format the families use, optionally with biases.
-ExpertWeights random_experts(Rand& r, int E, int H, int I, ExpertWeights::GateUp layout,
-                             ExpertWeights::Format format, DType dt, bool biases) {
-  using F = ExpertWeights::Format;
-  ExpertWeights w;
-  w.layout = layout;
-  w.format = format;
-  w.hidden = H;
-  w.intermediate = I;
-  const auto mat = [&](int64_t rows, int64_t cols, float std) {
-    return dt == DType::BF16 ? r.bf16({rows, cols}, std) : r.f32({rows, cols}, std);
-  };
-  const auto mxfp4 = [&](int64_t rows, int64_t in, Tensor& scales) {
-    Tensor b = Tensor::empty(DType::U8, {rows, in / 32, 16});
-    for (int64_t i = 0; i < b.numel(); ++i) b.data<uint8_t>()[i] = uint8_t(r.g() & 0xff);
-    scales = Tensor::empty(DType::U8, {rows, in / 32});
-    for (int64_t i = 0; i < scales.numel(); ++i) scales.data<uint8_t>()[i] = uint8_t(121 + r.g() % 3);
-    return b;
-  };
-  for (int e = 0; e < E; ++e) {
-    const float sh = 1.0f / std::sqrt(float(H)), si = 1.0f / std::sqrt(float(I));
-    if (layout == ExpertWeights::GateUp::kSeparate) {
-      w.gate.push_back(mat(I, H, sh));
-      w.up.push_back(mat(I, H, sh));
-      w.down.push_back(mat(H, I, si));
-    } else if (format == F::kMxfp4) {
-      Tensor s1, s2;
-      w.gate_up.push_back(mxfp4(2 * I, H, s1));
-      w.gate_up_scales.push_back(s1);
-      w.down.push_back(mxfp4(H, I, s2));
-      w.down_scales.push_back(s2);
-    } else if (format == F::kFloatTransposed) {
-      w.gate_up.push_back(mat(H, 2 * I, sh));
-      w.down.push_back(mat(I, H, si));
-    } else {
-      w.gate_up.push_back(mat(2 * I, H, sh));
-      w.down.push_back(mat(H, I, si));
-    }
-    if (biases) {
-      w.gate_up_bias.push_back(r.bf16({2 * I}, 0.1f));
-      w.down_bias.push_back(r.bf16({H}, 0.1f));
-    }
-  }
-  return w;
-}
-
 ExpertWeights on_device(Backend& be, ExpertWeights w) {
   for (auto* v : {&w.gate, &w.up, &w.gate_up, &w.down, &w.gate_up_scales, &w.down_scales,
                   &w.gate_up_bias, &w.down_bias})

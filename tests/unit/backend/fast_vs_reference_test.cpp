@@ -7,11 +7,13 @@
 //   norm, rope, add, glu (same formulas in f32):                1e-5
 //   attention, bf16 cache (probabilities rounded to bf16):      1e-2
 //   MoE experts (intermediate activations rounded to bf16):     1e-2
+//   MXFP4 experts of an f32 model (f32 sums vs double):         1e-5
 //   combine (f32 sums in the same order):                       1e-6
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -169,21 +171,20 @@ TEST_F(FastVsReference, AttentionOverBf16Cache) {
   attention_case(ref, fast, r, 16, 0, true);
 }
 
-ExpertWeights random_experts(Rand& r, int E, int H, int I, ExpertWeights::GateUp layout) {
-  ExpertWeights w;
-  w.layout = layout;
-  w.hidden = H;
-  w.intermediate = I;
-  for (int e = 0; e < E; ++e) {
-    if (layout == ExpertWeights::GateUp::kSeparate) {
-      w.gate.push_back(r.bf16({I, H}, 1.0f / std::sqrt(float(H))));
-      w.up.push_back(r.bf16({I, H}, 1.0f / std::sqrt(float(H))));
-    } else {
-      w.gate_up.push_back(r.bf16({2 * I, H}, 1.0f / std::sqrt(float(H))));
+// Expert ids [T, k] (distinct per token, expert 2 taking about half the tokens) and weights.
+void random_routing(Rand& r, int E, int k, Tensor& ex, Tensor& wt) {
+  const int64_t T = ex.size(0);
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<int> ids(static_cast<size_t>(E));
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), r.g);
+    // skew: expert 2 gets most tokens
+    if (t % 2 == 0 && ids[1] != 2 && ids[2] != 2) ids[0] = 2;
+    for (int j = 0; j < k; ++j) {
+      ex.data<int32_t>()[t * k + j] = ids[size_t(j)];
+      wt.data<float>()[t * k + j] = 0.2f + 0.1f * float(j);
     }
-    w.down.push_back(r.bf16({H, I}, 1.0f / std::sqrt(float(I))));
   }
-  return w;
 }
 
 TEST_F(FastVsReference, MoeExpertsBucketedGemmsMatchPerTokenExperts) {
@@ -192,25 +193,49 @@ TEST_F(FastVsReference, MoeExpertsBucketedGemmsMatchPerTokenExperts) {
   Rand r(seed);
   const int E = 8, H = 64, I = 48, k = 3;
   for (auto layout : {ExpertWeights::GateUp::kSeparate, ExpertWeights::GateUp::kFused}) {
-    const ExpertWeights w = random_experts(r, E, H, I, layout);
+    const ExpertWeights w =
+        random_experts(r, E, H, I, layout, ExpertWeights::Format::kFloat, DType::BF16, false);
     for (int64_t T : {1, 5, 40, 300}) {  // few rows per expert up to padded oneDNN GEMMs
       SCOPED_TRACE(::testing::Message() << "T=" << T << " layout " << int(layout));
       const Tensor x = r.f32({T, H}, 1.0f, true);
       Tensor ex = Tensor::empty(DType::I32, {T, k}), wt = Tensor::empty(DType::F32, {T, k});
-      for (int64_t t = 0; t < T; ++t) {
-        std::vector<int> ids{0, 1, 2, 3, 4, 5, 6, 7};
-        std::shuffle(ids.begin(), ids.end(), r.g);
-        // skew: expert 2 gets most tokens
-        if (t % 2 == 0 && ids[1] != 2 && ids[2] != 2) ids[0] = 2;
-        for (int j = 0; j < k; ++j) {
-          ex.data<int32_t>()[t * k + j] = ids[size_t(j)];
-          wt.data<float>()[t * k + j] = 0.2f + 0.1f * float(j);
-        }
-      }
+      random_routing(r, E, k, ex, wt);
       Tensor of = Tensor::empty(DType::F32, {T, H}), orf = Tensor::empty(DType::F32, {T, H});
       fast.moe_experts(x, ex, wt, w, of);
       ref.moe_experts(x, ex, wt, w, orf);
       EXPECT_LE(scaled_max_error(of, orf), 1e-2);
+    }
+  }
+}
+
+// gpt_oss experts (MXFP4 blocks/scales, biases, clamped SwiGLU) in both gate_up layouts. An f32
+// model's expert inputs stay f32: x with full f32 mantissas, bound 1e-5 (f32 sums against
+// double), which rounding any input to bf16 (relative 2^-9) would exceed. A bf16 model's are
+// rounded to bf16 where an expert has more than 4 rows (bf16-valued x here; the intermediate
+// activation is rounded too): bound 1e-2 as above. T = 1 and 5 give the experts few rows
+// (mostly the fused kernel), 40 and 300 many (the decoded bf16 GEMM for bf16 models).
+TEST_F(FastVsReference, Mxfp4ExpertsKeepF32ActivationsAndRoundBf16Ones) {
+  const uint64_t seed = base_seed() + 6;
+  SCOPED_TRACE(::testing::Message() << "MOE_TEST_SEED=" << seed);
+  Rand r(seed);
+  const int E = 8, H = 64, I = 96, k = 3;
+  for (auto layout : {ExpertWeights::GateUp::kInterleaved, ExpertWeights::GateUp::kFused}) {
+    ExpertWeights w =
+        random_experts(r, E, H, I, layout, ExpertWeights::Format::kMxfp4, DType::U8, true);
+    w.glu.kind = GluSpec::Kind::kClampedSwish;
+    for (DType act : {DType::F32, DType::BF16}) {
+      w.activation = act;
+      for (int64_t T : {1, 5, 40, 300}) {
+        SCOPED_TRACE(::testing::Message() << "T=" << T << " layout " << int(layout) << " "
+                                          << dtype_name(act) << " activations");
+        const Tensor x = r.f32({T, H}, 1.0f, act == DType::BF16);
+        Tensor ex = Tensor::empty(DType::I32, {T, k}), wt = Tensor::empty(DType::F32, {T, k});
+        random_routing(r, E, k, ex, wt);
+        Tensor of = Tensor::empty(DType::F32, {T, H}), orf = Tensor::empty(DType::F32, {T, H});
+        fast.moe_experts(x, ex, wt, w, of);
+        ref.moe_experts(x, ex, wt, w, orf);
+        EXPECT_LE(scaled_max_error(of, orf), act == DType::BF16 ? 1e-2 : 1e-5);
+      }
     }
   }
 }

@@ -1,8 +1,9 @@
 // The fast backend's MXFP4 kernels (runtime/backend/cpu/mxfp4_kernels.h) against decode_mxfp4
 // (itself checked against hand-computed values in tests/unit/core/mxfp4_test.cpp): decoding to
 // bf16 is exact, for every scale byte (including those that take the scalar path); the fused
-// small-M product equals a double-precision product of the decoded weights within f32
-// summation error (relative 1e-5 of sum |x w|). Skipped on CPUs without AVX512-BF16.
+// small-M products (bf16 and f32 activations) equal a double-precision product of the decoded
+// weights within f32 summation error (relative 1e-5 of sum |x w|). Skipped on CPUs without
+// AVX512-BF16.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -50,18 +51,29 @@ TEST(Mxfp4Kernels, RowsDecodeToExactlyTheBf16OfEachValue) {
   }
 }
 
-TEST(Mxfp4Kernels, SmallGemmMatchesTheDecodedProduct) {
-  if (!have_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+// Runs the small product on bf16 activations (gemm_mxfp4_small) or on f32 ones
+// (gemm_mxfp4_small_f32, whose inputs must not be rounded: they are drawn with full f32
+// mantissas, so rounding them to bf16 would miss the bound by an order of magnitude).
+void check_small_gemm(bool f32_inputs) {
   const int64_t N = 19, K = 160;
   const RandomMxfp4 w(N, K, 5, 118, 124);
   std::mt19937_64 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (int64_t M : {1, 2, 4, 5, 9}) {
     const int64_t ldx = K + 32, ldy = N + 3;
-    std::vector<uint16_t> x(size_t(M * ldx));
-    for (auto& v : x) v = f32_to_bf16(nd(rng));
+    std::vector<float> xf(size_t(M * ldx));
+    std::vector<uint16_t> xb(size_t(M * ldx));
+    for (size_t i = 0; i < xf.size(); ++i) {
+      xb[i] = f32_to_bf16(nd(rng));
+      xf[i] = f32_inputs ? nd(rng) : bf16_to_f32(xb[i]);
+    }
     std::vector<float> y(size_t(M * ldy), -1.0f);
-    cpu::gemm_mxfp4_small(x.data(), M, K, ldx, w.blocks.data(), w.scales.data(), 3, N, y.data(), ldy);
+    if (f32_inputs)
+      cpu::gemm_mxfp4_small_f32(xf.data(), M, K, ldx, w.blocks.data(), w.scales.data(), 3, N,
+                                y.data(), ldy);
+    else
+      cpu::gemm_mxfp4_small(xb.data(), M, K, ldx, w.blocks.data(), w.scales.data(), 3, N,
+                            y.data(), ldy);
     for (int64_t m = 0; m < M; ++m)
       for (int64_t n = 0; n < N; ++n) {
         if (n < 3) {
@@ -71,13 +83,23 @@ TEST(Mxfp4Kernels, SmallGemmMatchesTheDecodedProduct) {
         const std::vector<float> r = w.row(n);
         double want = 0, mag = 0;
         for (int64_t k = 0; k < K; ++k) {
-          const double p = double(bf16_to_f32(x[size_t(m * ldx + k)])) * r[size_t(k)];
+          const double p = double(xf[size_t(m * ldx + k)]) * r[size_t(k)];
           want += p;
           mag += std::fabs(p);
         }
         ASSERT_NEAR(y[size_t(m * ldy + n)], want, 1e-5 * mag) << "M " << M << " m " << m << " n " << n;
       }
   }
+}
+
+TEST(Mxfp4Kernels, SmallGemmMatchesTheDecodedProduct) {
+  if (!have_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  check_small_gemm(false);
+}
+
+TEST(Mxfp4Kernels, SmallGemmOfF32ActivationsKeepsThemF32) {
+  if (!have_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  check_small_gemm(true);
 }
 
 }  // namespace

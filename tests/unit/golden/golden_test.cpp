@@ -25,9 +25,10 @@
 //     differences observed).
 //   gpt_oss on cpu ("Large"): its residual stream reaches |x| ~ 24 (expert outputs ~ 15, against
 //     ~ 5 in the other fixtures), so the same relative differences are about three times larger
-//     in absolute terms, and its experts (MXFP4, biases, clamped SwiGLU) run the reference code
-//     in f32 on the fast backend: f32 logits 5e-5 (observed 3.0e-5); bf16 logits 0.5, router
-//     logits 0.25, weights 0.05, tie gap 0.25 (observed 0.32, 0.17, 0.026).
+//     in absolute terms; its experts (MXFP4, biases, clamped SwiGLU) run the fast backend's MXFP4
+//     kernels (f32 activations at these few rows per expert): f32 logits 5e-5 (observed 2.3e-5);
+//     bf16 logits 0.5, router logits 0.25, weights 0.05, tie gap 0.25 (observed 0.27, 0.13,
+//     0.024; with the reference code for the experts 0.32, 0.17, 0.026).
 //   cuda cases (skipped, saying why, without a GPU): the fast path's tolerances of each fixture
 //     (bf16 checkpoints run the bf16 emulation with cuBLAS f32 accumulation). These bounds are
 //     the CPU backends' and have not yet been checked against a GPU run.
