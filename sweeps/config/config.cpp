@@ -552,20 +552,7 @@ void parse_grid(const YamlNode& n, SweepConfig& c) {
           } else if (vals.size() != len) {
             g[axis].expected(fmt::format("{} values (as many as the first zipped axis)", len));
           }
-          for (size_t k = 0; k < len; ++k) {
-            PointDraft& d = f.choices[k];
-            const PointDraft& v = vals[k];
-            if (v.model) d.model = v.model;
-            if (v.task) d.task = v.task;
-            if (v.method) d.method = v.method;
-            if (v.experts) d.experts = v.experts;
-            if (v.layers) d.layers = v.layers;
-            if (v.tau) d.tau = v.tau;
-            if (v.lambda) d.lambda = v.lambda;
-            if (v.thr) d.thr = v.thr;
-            if (v.top_k) d.top_k = v.top_k;
-            if (v.direction) d.direction = v.direction;
-          }
+          for (size_t k = 0; k < len; ++k) f.choices[k].overlay(vals[k]);
           f.axes.push_back(axis);
         }
         if (f.axes.empty()) g.expected("at least one axis");

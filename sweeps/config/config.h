@@ -131,6 +131,20 @@ struct PointDraft {
   std::optional<LayerRange> layers;
   std::optional<double> tau, lambda, thr;
   std::optional<int> top_k;
+
+  // Sets every axis that `v` gives (a later factor or zip value overrides an earlier one).
+  void overlay(const PointDraft& v) {
+    if (v.model) model = v.model;
+    if (v.task) task = v.task;
+    if (v.method) method = v.method;
+    if (v.experts) experts = v.experts;
+    if (v.layers) layers = v.layers;
+    if (v.tau) tau = v.tau;
+    if (v.lambda) lambda = v.lambda;
+    if (v.thr) thr = v.thr;
+    if (v.top_k) top_k = v.top_k;
+    if (v.direction) direction = v.direction;
+  }
 };
 
 struct GridFactor {

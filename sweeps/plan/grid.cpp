@@ -238,19 +238,7 @@ void expand_grid(const SweepConfig& c, Plan& plan) {
     std::vector<size_t> idx(factors.size(), 0);
     for (bool more = true; more;) {
       PointDraft d;
-      for (size_t f = 0; f < factors.size(); ++f) {
-        const PointDraft& v = factors[f].choices[idx[f]];
-        if (v.model) d.model = v.model;
-        if (v.task) d.task = v.task;
-        if (v.method) d.method = v.method;
-        if (v.experts) d.experts = v.experts;
-        if (v.layers) d.layers = v.layers;
-        if (v.tau) d.tau = v.tau;
-        if (v.lambda) d.lambda = v.lambda;
-        if (v.thr) d.thr = v.thr;
-        if (v.top_k) d.top_k = v.top_k;
-        if (v.direction) d.direction = v.direction;
-      }
+      for (size_t f = 0; f < factors.size(); ++f) d.overlay(factors[f].choices[idx[f]]);
       Resolved r = resolve(c, blk, d);
       used.insert(r.used_axes.begin(), r.used_axes.end());
       Point p = r.point;
