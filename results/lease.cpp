@@ -54,14 +54,24 @@ std::string hostname() {
   return host;
 }
 
-// A token "host:pid:rand:n" whose process is gone from this host (the holder was killed): its
-// lease need not wait for the TTL. Other hosts' holders are judged by the TTL alone.
+// A token "host:pid:rand:n" whose process is gone from this host or a zombie (the holder was
+// killed): its lease need not wait for the TTL. Other hosts' holders are judged by the TTL alone.
 bool holder_dead(const std::string& token) {
   const size_t a = token.find(':');
   const size_t b = a == std::string::npos ? a : token.find(':', a + 1);
   if (b == std::string::npos || token.substr(0, a) != hostname()) return false;
   const long pid = std::strtol(token.c_str() + a + 1, nullptr, 10);
-  return pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH;
+  if (pid <= 0) return false;
+  if (::kill(pid_t(pid), 0) != 0) return errno == ESRCH;
+  // A killed process its parent has not reaped yet is a zombie: it still answers kill(pid, 0)
+  // but will never heartbeat again. Orphans stay zombies for good where PID 1 does not reap
+  // (containers), e.g. an MPI rank whose mpirun has exited. /proc/<pid>/stat: "pid (comm) S ...".
+  std::string stat;
+  if (!read_file(fmt::format("/proc/{}/stat", pid), &stat)) return false;
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return false;
+  const char state = stat[close + 2];
+  return state == 'Z' || state == 'X';
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 // (written to a unique temporary file, then link()ed into place: atomic on local and NFS file
 // systems) and kept alive by touching its mtime (heartbeat). A lease whose mtime is older than
 // the TTL is stale, and so is a lease whose holder was a process of this host that no longer
-// exists (a killed worker's batches are free at once on its own node). Taking over a stale lease goes through a break file <name>.break.<token
+// exists or is a zombie (a killed worker's batches are free at once on its own node). Taking over a stale lease goes through a break file <name>.break.<token
 // hash>, also created atomically, so exactly one process removes each lease generation; break
 // files stay until remove_all() (the batch is done). Ages are measured against the file
 // system's own clock (the mtime of a freshly touched file), never the local clock, so clock skew
@@ -27,7 +27,7 @@ struct LeaseInfo {
   std::string name;
   std::string owner;   // "host:pid:..." of the holder
   double age_s = 0;    // seconds since the last heartbeat
-  bool dead = false;   // the holder was a process of this host that no longer exists
+  bool dead = false;   // the holder was a process of this host that is gone or a zombie
 };
 
 class Leases {

@@ -121,6 +121,43 @@ TEST(Leases, LeaseOfAProcessGoneFromThisHostIsFreeWithoutWaiting) {
   fs::remove_all(d);
 }
 
+TEST(Leases, LeaseOfAKilledButUnreapedProcessIsFreeWithoutWaiting) {
+  const fs::path d = fresh_dir("zombie");
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  // Not reaped yet: the pid still answers kill(pid, 0) but names a zombie.
+  siginfo_t info{};
+  ASSERT_EQ(waitid(P_PID, id_t(child), &info, WEXITED | WNOWAIT), 0);
+  ASSERT_EQ(kill(child, 0), 0);
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  Leases dead(d, std::string(host) + ":" + std::to_string(child) + ":x", 3600);
+  Leases b(d, "elsewhere:2:b", 3600);
+  ASSERT_TRUE(dead.acquire("g.1"));  // live by its age (TTL one hour)
+  const auto all = b.list();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_TRUE(all[0].dead);
+  EXPECT_TRUE(b.list(true).empty());
+  EXPECT_FALSE(b.held_by_other("g.1"));
+  EXPECT_TRUE(b.acquire("g.1"));
+  int st = 0;
+  waitpid(child, &st, 0);
+  fs::remove_all(d);
+}
+
+TEST(Leases, LeaseOfALiveProcessOfThisHostWaitsForItsTtl) {
+  const fs::path d = fresh_dir("live");
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  Leases self(d, std::string(host) + ":" + std::to_string(getpid()) + ":x", 3600);
+  Leases b(d, "elsewhere:2:b", 3600);
+  ASSERT_TRUE(self.acquire("g.1"));
+  EXPECT_TRUE(b.held_by_other("g.1"));
+  EXPECT_FALSE(b.acquire("g.1"));
+  fs::remove_all(d);
+}
+
 TEST(Leases, RemoveAllClearsLeaseAndBreakFiles) {
   const fs::path d = fresh_dir("remove");
   Leases a(d, "host:1:a", 60), b(d, "host:2:b", 60);
