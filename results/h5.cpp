@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "runtime/core/error.h"
 
 namespace moe::h5 {
@@ -83,6 +85,48 @@ File File::open_rw(const std::filesystem::path& path) {
   if (id < 0) throw InputError(path.string(), "cannot open HDF5 file for writing");
   f.h_ = Handle(id, H5Fclose);
   return f;
+}
+
+namespace {
+// In-memory files: the core driver without a backing store, grown 1 MiB at a time.
+Handle core_access() {
+  Handle fapl = file_access();
+  check(H5Pset_fapl_core(fapl.id(), size_t(1) << 20, false), "H5Pset_fapl_core");
+  return fapl;
+}
+}  // namespace
+
+File File::create_in_memory(const std::string& name) {
+  File f;
+  f.path_ = name;
+  Handle fapl = core_access();
+  f.h_ = check(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), H5Fclose,
+               "cannot create in-memory file " + name);
+  return f;
+}
+
+File File::open_image(const std::string& bytes, const std::string& name) {
+  File f;
+  f.path_ = name;
+  Handle fapl = core_access();
+  check(H5Pset_file_image(fapl.id(), const_cast<char*>(bytes.data()), bytes.size()),
+        "H5Pset_file_image");  // copied: `bytes` need not outlive the file
+  hid_t id = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.id());
+  if (id < 0)
+    throw InputError(name, fmt::format("expected an HDF5 file image, found {} unreadable bytes",
+                                       bytes.size()));
+  f.h_ = Handle(id, H5Fclose);
+  return f;
+}
+
+std::string File::image() const {
+  check(H5Fflush(h_.id(), H5F_SCOPE_LOCAL), "flush " + path_.string());
+  const ssize_t n = H5Fget_file_image(h_.id(), nullptr, 0);
+  if (n < 0) fail("file image size of " + path_.string());
+  std::string bytes(size_t(n), '\0');
+  if (H5Fget_file_image(h_.id(), bytes.data(), bytes.size()) != n)
+    fail("file image of " + path_.string());
+  return bytes;
 }
 
 Group File::root() const {

@@ -52,6 +52,11 @@ class File {
   // Opens read-only (throws InputError naming the file if it is not a readable HDF5 file).
   static File open(const std::filesystem::path& path);
   static File open_rw(const std::filesystem::path& path);
+  // A file that lives only in memory (`name` appears in errors); image() returns its bytes,
+  // which open_image() opens read-only elsewhere (e.g. results sent between MPI ranks).
+  static File create_in_memory(const std::string& name);
+  static File open_image(const std::string& bytes, const std::string& name);
+  std::string image() const;
   Group root() const;
   const std::filesystem::path& path() const { return path_; }
   void flush();

@@ -227,4 +227,24 @@ UnitResult combine_results(const std::vector<UnitResult>& parts, const std::stri
   return out;
 }
 
+std::string to_bytes(const std::vector<UnitResult>& results) {
+  h5::File f = h5::File::create_in_memory("unit-results");
+  const h5::Group root = f.root();
+  root.set_attr("count", int64_t(results.size()));
+  for (size_t i = 0; i < results.size(); ++i) results[i].write(root.group(std::to_string(i)));
+  return f.image();
+}
+
+std::vector<UnitResult> from_bytes(const std::string& bytes, const std::string& what) {
+  const h5::File f = h5::File::open_image(bytes, what);
+  const h5::Group root = f.root();
+  if (!root.has_attr("count"))
+    throw InputError(what, "expected unit results (attribute 'count'), found none");
+  const int64_t n = root.attr_int("count");
+  std::vector<UnitResult> out;
+  for (int64_t i = 0; i < n; ++i)
+    out.push_back(UnitResult::read(root.open_group(std::to_string(i))));
+  return out;
+}
+
 }  // namespace moe::results

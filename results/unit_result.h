@@ -90,4 +90,10 @@ struct UnitResult {
 // appended, arrays merged by their combine rule, notes united. `what` names it in errors.
 UnitResult combine_results(const std::vector<UnitResult>& parts, const std::string& what);
 
+// The results of several units as bytes (an in-memory HDF5 image in the unit-file layout, one
+// group per result) and back: how the ranks of a replica hand their shares to its leader.
+// from_bytes throws InputError naming `what` on bytes that are not such an image.
+std::string to_bytes(const std::vector<UnitResult>& results);
+std::vector<UnitResult> from_bytes(const std::string& bytes, const std::string& what);
+
 }  // namespace moe::results

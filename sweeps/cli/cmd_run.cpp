@@ -43,7 +43,9 @@ MOE_COMMAND(run, 10, "Run a sweep (local, or MPI under mpirun/srun)", [](CLI::Ap
       session.emplace();
       MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     }
-    if (rank != 0) spdlog::set_level(spdlog::level::warn);
+    // Other ranks log warnings and errors only, unless --log-level asked for debug detail.
+    if (rank != 0 && spdlog::get_level() == spdlog::level::info)
+      spdlog::set_level(spdlog::level::warn);
 
     SweepConfig c = load_config(a->config, a->overrides);
     if (c.execution.on_stop == "abandon") process_stop_flag().set_first(StopLevel::kAbandon);

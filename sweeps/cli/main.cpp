@@ -1,5 +1,5 @@
 // moe-sweep: entry point. Dispatches to the registered subcommands (sweeps/cli/*.cpp).
-// `moe-sweep CONFIG.yaml ...` with no subcommand means `moe-sweep run CONFIG.yaml ...`.
+// `moe-sweep [--log-level L] CONFIG.yaml ...` with no subcommand means `moe-sweep run ...`.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -40,10 +40,14 @@ bool is_subcommand(const std::string& s) {
 int main(int argc, char** argv) {
   using namespace moe::cli;
   std::vector<std::string> args(argv, argv + argc);
-  // `moe-sweep CONFIG` means `moe-sweep run CONFIG` (so `mpirun moe-sweep cfg.yaml` works).
-  if (args.size() >= 2 && args[1].size() && args[1][0] != '-' && !is_subcommand(args[1]) &&
-      is_subcommand("run"))
-    args.insert(args.begin() + 1, "run");
+  // `moe-sweep [--log-level L] CONFIG` means `moe-sweep [--log-level L] run CONFIG` (so
+  // `mpirun moe-sweep cfg.yaml` works).
+  size_t first = 1;
+  while (first < args.size() && args[first].rfind("--log-level", 0) == 0)
+    first += args[first] == "--log-level" ? 2 : 1;
+  if (first < args.size() && !args[first].empty() && args[first][0] != '-' &&
+      !is_subcommand(args[first]) && is_subcommand("run"))
+    args.insert(args.begin() + std::ptrdiff_t(first), "run");
 
   CLI::App app{"moe-sweep: routing research on Mixture-of-Experts LLMs (" +
                    std::string(moe::code_version()) + ")",

@@ -197,11 +197,14 @@ routing::Intervention point_intervention(const RunnerContext& ctx, const Point& 
 std::vector<results::UnitResult> run_eval_group(const RunnerContext& ctx, const Group& group,
                                                 const eval::EvalModel& model, Engine& engine,
                                                 const eval::TaskConfig& task,
-                                                const eval::LanguageData& data,
-                                                const ProgressFn& progress) {
+                                                const eval::LanguageData& data, int64_t begin,
+                                                int64_t end, const ProgressFn& progress) {
   MOE_ASSERT(group.kind == UnitKind::kEval && !group.units.empty(), "not an eval batch: {}",
              group.id);
   const Unit& first = ctx.plan->units[size_t(group.units[0])];
+  MOE_ASSERT(first.begin <= begin && begin < end && end <= first.end,
+             "samples [{}, {}) outside batch {}'s range [{}, {})", begin, end, group.id,
+             first.begin, first.end);
   if (int64_t(data.items.size()) < first.end)
     throw InputError(fmt::format("{} ({})", data.file.string(), data.language),
                      fmt::format("expected at least {} samples (tasks.{}.samples), found {}",
@@ -221,7 +224,7 @@ std::vector<results::UnitResult> run_eval_group(const RunnerContext& ctx, const 
     points.push_back({ctx.plan->points[size_t(u.point)].id, ivs[i].edits.empty() ? nullptr : &ivs[i]});
   }
   const eval::EvalRun run =
-      eval::evaluate(model, engine, task, data, first.begin, first.end, points, {}, progress);
+      eval::evaluate(model, engine, task, data, begin, end, points, {}, progress);
   std::vector<results::UnitResult> out;
   for (const eval::PointResult& pr : run.points) out.push_back(point_result(task, pr, run.notes));
   return out;

@@ -39,12 +39,13 @@ results::CorpusScore corpus_score(eval::TaskKind kind);
 routing::Intervention point_intervention(const RunnerContext& ctx, const Point& p,
                                          const routing::RouterShape& shape);
 
-// One result per unit of `group` (all eval units of one (model, task, language, range)).
-// `data` is the task language's prepared samples.
+// One result per unit of `group` (all eval units of one (model, task, language, range)), over
+// the samples [begin, end) of the units' range (a replica rank's share; the whole range when
+// one process runs the batch). `data` is the task language's prepared samples.
 std::vector<results::UnitResult> run_eval_group(const RunnerContext& ctx, const Group& group,
                                                 const eval::EvalModel& model, Engine& engine,
                                                 const eval::TaskConfig& task,
-                                                const eval::LanguageData& data,
-                                                const ProgressFn& progress = {});
+                                                const eval::LanguageData& data, int64_t begin,
+                                                int64_t end, const ProgressFn& progress = {});
 
 }  // namespace moe::sweeps

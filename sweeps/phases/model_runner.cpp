@@ -2,11 +2,14 @@
 // expert_parallel R > 1 each rank holds its share of the experts) and runs the three phases
 // with the runtime's engine: routing statistics (stats_phase.h), expert identification
 // (experts_phase.h, no model) and evaluation (eval_phase.h, the evaluator of `moe-sweep eval`).
-// The replica's leader feeds every sequence of a batch; its other ranks only serve expert
-// exchanges (ep::Replica::run), so results do not depend on R.
+// With R > 1 ranks per replica, attention is data-parallel: each rank feeds its own consecutive
+// share of a batch's samples (ceil(n / R) each, in rank order) while serving the other ranks'
+// expert exchanges (ep::Replica::run); the leader then collects every rank's results (as bytes,
+// results::to_bytes) and combines the shares in sample order, as merge combines sample ranges.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,23 +31,37 @@ class ModelRunner : public UnitRunner {
   std::string name() const override { return "model"; }
 
   std::vector<results::UnitResult> run(const Group& group, const StopFlag& stop) override {
-    std::vector<results::UnitResult> out;
     const bool leader = ctx_.replica.rank == 0;
+    const int ranks = ctx_.ep ? ctx_.ep->size() : 1;
     if (group.kind == UnitKind::kExperts) {
+      std::vector<results::UnitResult> out;
       if (leader)
         for (int ui : group.units)
           out.push_back(run_expert_identification(ctx_, ctx_.plan->units[size_t(ui)]));
       return out;
     }
     ensure_model(group.model);
+    // This rank's share of each unit's samples; a rank whose shares are all empty only serves.
+    std::vector<SampleRange> mine;
+    for (int ui : group.units) {
+      const Unit& u = ctx_.plan->units[size_t(ui)];
+      mine.push_back(share_of(u.begin, u.end, ctx_.replica.rank, ranks));
+    }
+    // Only the leader gives a batch up on a stop signal; the others finish their share (the
+    // replica then fails the batch on every rank, and the leader reports it abandoned).
+    static const StopFlag kNeverStop;
+    const StopFlag& my_stop = leader ? stop : kNeverStop;
+    std::vector<results::UnitResult> mine_out;  // one per unit with a non-empty share
     const auto work = [&] {
-      if (!leader) return;  // the leader feeds every sequence; this rank serves its experts
       if (group.kind == UnitKind::kStats) {
-        for (int ui : group.units) {
-          if (stop.abandon()) throw Cancelled();
-          out.push_back(run_statistics_unit(ctx_, ctx_.plan->units[size_t(ui)], *engine_,
-                                            *model_.tokenizer, model_.family(), stats_chat(),
-                                            stop));
+        for (size_t i = 0; i < group.units.size(); ++i) {
+          if (mine[i].empty()) continue;
+          if (my_stop.abandon()) throw Cancelled();
+          Unit u = ctx_.plan->units[size_t(group.units[i])];
+          u.begin = mine[i].begin;
+          u.end = mine[i].end;
+          mine_out.push_back(run_statistics_unit(ctx_, u, *engine_, *model_.tokenizer,
+                                                 model_.family(), stats_chat(), my_stop));
         }
       } else {
         const Unit& u = ctx_.plan->units[size_t(group.units.front())];
@@ -58,18 +75,65 @@ class ModelRunner : public UnitRunner {
               fmt::format("{}: tasks.{}.chat_date", ctx_.config->source.string(), t.name),
               "expected a date (YYYY-MM-DD) for GPT-OSS chat prompts in a sweep (every unit "
               "must see the same harmony system message), found none");
-        out = run_eval_group(ctx_, group, model_, *engine_, task,
-                             language_data(task, t.languages, u.language));
+        if (!mine.front().empty())  // the units of an eval batch share one sample range
+          mine_out = run_eval_group(ctx_, group, model_, *engine_, task,
+                                    language_data(task, t.languages, u.language), mine.front().begin,
+                                    mine.front().end);
       }
     };
-    if (ctx_.ep)
-      ctx_.ep->run(*model_.model, work);
-    else
+    if (ranks == 1) {
       work();
-    return out;
+      return mine_out;
+    }
+    int64_t samples = 0;
+    for (const SampleRange& r : mine) samples += r.end - r.begin;
+    spdlog::debug("replica {} rank {}: feeds {} samples of batch {}", ctx_.replica.index,
+                  ctx_.replica.rank, samples, group.id);
+    ctx_.ep->run(*model_.model, work);
+    return gather_shares(group, mine_out, ranks);
   }
 
  private:
+  struct SampleRange {
+    int64_t begin = 0, end = 0;
+    bool empty() const { return end <= begin; }
+  };
+
+  // Rank `rank`'s share of [begin, end) among `ranks`: ceil(n / ranks) consecutive samples each.
+  static SampleRange share_of(int64_t begin, int64_t end, int rank, int ranks) {
+    const int64_t step = (end - begin + ranks - 1) / ranks;
+    return {std::min(end, begin + step * rank), std::min(end, begin + step * (rank + 1))};
+  }
+
+  // Collective over the replica: every rank's results to the leader, which combines the shares
+  // of each unit in rank (= sample) order. Empty on the other ranks.
+  std::vector<results::UnitResult> gather_shares(const Group& group,
+                                                 const std::vector<results::UnitResult>& mine,
+                                                 int ranks) {
+    const std::vector<std::string> all = ep::allgather_strings(ctx_.ep->comm(), results::to_bytes(mine));
+    if (ctx_.replica.rank != 0) return {};
+    std::vector<std::vector<results::UnitResult>> by_rank;
+    for (int r = 0; r < ranks; ++r)
+      by_rank.push_back(results::from_bytes(
+          all[size_t(r)], fmt::format("results of rank {} of replica {} for batch {}", r,
+                                      ctx_.replica.index, group.id)));
+    std::vector<size_t> next(size_t(ranks), 0);
+    std::vector<results::UnitResult> out;
+    for (int ui : group.units) {
+      const Unit& u = ctx_.plan->units[size_t(ui)];
+      std::vector<results::UnitResult> parts;
+      for (int r = 0; r < ranks; ++r) {
+        if (share_of(u.begin, u.end, r, ranks).empty()) continue;
+        MOE_ASSERT(next[size_t(r)] < by_rank[size_t(r)].size(),
+                   "rank {} of replica {} sent too few results for batch {}", r,
+                   ctx_.replica.index, group.id);
+        parts.push_back(std::move(by_rank[size_t(r)][next[size_t(r)]++]));
+      }
+      out.push_back(results::combine_results(parts, "unit " + u.id));
+    }
+    return out;
+  }
+
   void ensure_model(int index) {
     MOE_ASSERT(index >= 0, "a batch that needs a model names none");
     if (index == loaded_) return;

@@ -83,6 +83,31 @@ TEST(Store, CombineRefusesMismatchedShapes) {
   EXPECT_THROW(combine_results({a, b}, "test"), InputError);
 }
 
+TEST(Store, ResultsRoundTripThroughBytes) {
+  UnitResult a = sample_result(0, 2), b = sample_result(5, 1);
+  b.notes["empty"] = "";
+  const std::vector<UnitResult> back = from_bytes(to_bytes({a, b}), "rank 1's results");
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].tables.at("samples").get<std::string>("prediction"),
+            (std::vector<std::string>{"p0", "p1"}));
+  EXPECT_EQ(back[1].tables.at("samples").get<double>("score"), (std::vector<double>{2.5}));
+  EXPECT_EQ(std::get<std::vector<int64_t>>(back[1].arrays.at("counts").values),
+            (std::vector<int64_t>{1, 2, 3, 5}));
+  EXPECT_EQ(back[1].arrays.at("counts").combine, Combine::kSum);
+  EXPECT_EQ(back[0].arrays.at("per_seq").shape, (std::vector<uint64_t>{2, 2}));
+  EXPECT_EQ(back[1].notes, b.notes);
+  EXPECT_TRUE(from_bytes(to_bytes({}), "none").empty());
+}
+
+TEST(Store, BytesThatAreNoResultsAreAnInputErrorNamingTheSource) {
+  try {
+    from_bytes("not an hdf5 image", "rank 3's results");
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 3's results"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Store, FailureMarkersAndTmpDebris) {
   const fs::path d = fresh_dir("failed");
   Store st(d);
