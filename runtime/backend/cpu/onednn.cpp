@@ -12,9 +12,13 @@ namespace {
 
 using dt = dnnl::memory::data_type;
 
+// One primitive per (dtype, K, N, ldx, ldy) with M given at run time, so the experts' many
+// different row counts share it (a per-M primitive costs a JIT compilation per new M, and
+// measured no faster on these shapes); the per-M form only where oneDNN refuses a runtime M.
 struct Gemm {
   dnnl::matmul prim;
-  dnnl::memory::desc src, wei, dst;
+  bool runtime_m = false;
+  dnnl::memory::desc src, wei, dst;  // M = DNNL_RUNTIME_DIM_VAL when runtime_m
 };
 
 struct OneDnn {
@@ -23,33 +27,46 @@ struct OneDnn {
   using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t>;
   std::map<Key, std::unique_ptr<Gemm>> cache;  // null entry: unsupported
 
-  Gemm* get(dt type, int64_t M, int64_t K, int64_t ldx, int64_t N, int64_t ldy) {
-    const Key key{int(type), M, K, ldx, N, ldy};
-    auto it = cache.find(key);
-    if (it != cache.end()) return it->second.get();
-    std::unique_ptr<Gemm> g;
+  static std::unique_ptr<Gemm> make(const dnnl::engine& eng, dt type, int64_t M, int64_t K,
+                                    int64_t ldx, int64_t N, int64_t ldy) {
     try {
       auto gm = std::make_unique<Gemm>();
+      gm->runtime_m = M == DNNL_RUNTIME_DIM_VAL;
       gm->src = dnnl::memory::desc({M, K}, type, {ldx, 1});
       gm->wei = dnnl::memory::desc({K, N}, type, {1, K});
       gm->dst = dnnl::memory::desc({M, N}, dt::f32, {ldy, 1});
       dnnl::matmul::desc md(gm->src, gm->wei, gm->dst);
       dnnl::matmul::primitive_desc pd(md, eng);
       gm->prim = dnnl::matmul(pd);
-      g = std::move(gm);
+      return gm;
     } catch (const dnnl::error&) {
-      g.reset();
+      return nullptr;
     }
-    return (cache[key] = std::move(g)).get();
+  }
+
+  Gemm* get(dt type, int64_t M, int64_t K, int64_t ldx, int64_t N, int64_t ldy) {
+    const Key shared{int(type), DNNL_RUNTIME_DIM_VAL, K, ldx, N, ldy};
+    auto it = cache.find(shared);
+    if (it == cache.end())
+      it = cache.emplace(shared, make(eng, type, DNNL_RUNTIME_DIM_VAL, K, ldx, N, ldy)).first;
+    if (it->second) return it->second.get();
+    const Key key{int(type), M, K, ldx, N, ldy};
+    it = cache.find(key);
+    if (it == cache.end()) it = cache.emplace(key, make(eng, type, M, K, ldx, N, ldy)).first;
+    return it->second.get();
   }
 
   bool run(dt type, const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t N,
            float* y, int64_t ldy) {
     Gemm* g = get(type, M, K, ldx, N, ldy);
     if (!g) return false;
-    dnnl::memory xs(g->src, eng, const_cast<void*>(x));
+    const dnnl::memory::desc src =
+        g->runtime_m ? dnnl::memory::desc({M, K}, type, {ldx, 1}) : g->src;
+    const dnnl::memory::desc dst =
+        g->runtime_m ? dnnl::memory::desc({M, N}, dt::f32, {ldy, 1}) : g->dst;
+    dnnl::memory xs(src, eng, const_cast<void*>(x));
     dnnl::memory ws(g->wei, eng, const_cast<void*>(w));
-    dnnl::memory ys(g->dst, eng, y);
+    dnnl::memory ys(dst, eng, y);
     g->prim.execute(strm, {{DNNL_ARG_SRC, xs}, {DNNL_ARG_WEIGHTS, ws}, {DNNL_ARG_DST, ys}});
     strm.wait();
     return true;

@@ -1,9 +1,10 @@
 // oneDNN matrix products for the fast CPU backend: y[M, N] (f32, row stride ldy) =
-// x[M, K] (row stride ldx) . w[N, K]^T, with x and w both bf16 (f32 accumulation, AMX or
-// AVX-512 via oneDNN's brgemm) or both f32. w is the checkpoint's [out, in] matrix used in place
-// (oneDNN's "ba" weights layout): no copy of the weights is kept.
-// Primitives are created once per (dtype, M, N, K, ldx, ldy) and cached (creation costs about a
-// millisecond); callers that see many different M (experts) should round M up to a few buckets.
+// x[M, K] (row stride ldx) . w[N, K]^T, with x and w both bf16 (f32 accumulation, whichever
+// oneDNN kernel it picks: AVX-512 BF16 or AMX) or both f32. w is the checkpoint's [out, in]
+// matrix used in place (oneDNN's "ba" weights layout): no copy of the weights is kept.
+// Primitives are created once per (dtype, N, K, ldx, ldy) with M a run-time dimension and cached,
+// so the experts' varying row counts compile nothing new (a per-M primitive, used only where
+// oneDNN refuses a run-time M, costs about a millisecond of JIT per new M).
 // oneDNN runs on the OpenMP threads.
 // Thread-safety: call from one thread at a time (the engine's); not reentrant.
 #pragma once
