@@ -44,12 +44,18 @@ void send_text(MPI_Comm comm, int dest, int tag, const std::string& s) {
   MPI_CHECK(MPI_Send(s.data(), int(s.size()), MPI_CHAR, dest, tag, comm));
 }
 
-std::string recv_text(MPI_Comm comm, const MPI_Status& st) {
+// A text message with tag `tag` from any rank, if one has arrived: matched probe and receive, so
+// no other thread of this process can take it in between.
+bool try_recv_text(MPI_Comm comm, int tag, std::string* text, MPI_Status* st) {
+  int flag = 0;
+  MPI_Message msg;
+  MPI_CHECK(MPI_Improbe(MPI_ANY_SOURCE, tag, comm, &flag, &msg, st));
+  if (!flag) return false;
   int n = 0;
-  MPI_Get_count(&st, MPI_CHAR, &n);
-  std::string s(size_t(n), '\0');
-  MPI_CHECK(MPI_Recv(s.data(), n, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, comm, MPI_STATUS_IGNORE));
-  return s;
+  MPI_Get_count(st, MPI_CHAR, &n);
+  text->assign(size_t(n), '\0');
+  MPI_CHECK(MPI_Mrecv(text->data(), n, MPI_CHAR, &msg, MPI_STATUS_IGNORE));
+  return true;
 }
 
 int recv_int_quiet(MPI_Comm comm, int src, int tag) {
@@ -118,22 +124,23 @@ void coordinate(const SweepConfig& c, const Plan& plan, Coordinator& coord, MPI_
         }
       }
     }
-    int flag = 0;
+    // Only the coordinator's own tags: rank 0's replica receives its assignments on the same
+    // communicator, and a probe for any tag could take one before that replica has posted its
+    // receive (it would wait for it forever).
     MPI_Status st;
-    MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, ctrl, &flag, &st));
-    if (!flag) {
+    std::string msg;
+    if (try_recv_text(ctrl, kTagHeartbeat, &msg, &st)) {
+      backoff.reset();
+      const int r = std::atoi(msg.c_str());
+      if (r >= 0 && r < replicas) rs[r].last_seen = clock::now();
+      continue;
+    }
+    if (!try_recv_text(ctrl, kTagRequest, &msg, &st)) {
       if (progress) out.tick(coord.progress());
       backoff.wait();
       continue;
     }
     backoff.reset();
-    const std::string msg = recv_text(ctrl, st);
-    if (st.MPI_TAG == kTagHeartbeat) {
-      const int r = std::atoi(msg.c_str());
-      if (r >= 0 && r < replicas) rs[r].last_seen = clock::now();
-      continue;
-    }
-    if (st.MPI_TAG != kTagRequest) continue;
     const Request q = parse_request(msg);
     State& s = rs[size_t(q.replica)];
     s.last_seen = clock::now();
