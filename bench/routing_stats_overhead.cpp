@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "runtime/core/error.h"
+#include "runtime/core/heap.h"
 #include "runtime/engine/engine.h"
 #include "runtime/models/model.h"
 #include "runtime/routing/statistics.h"
@@ -57,6 +58,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  moe::keep_freed_heap_memory();  // as moe-sweep does (runtime/core/heap.h)
   std::string model_dir, backend = "cpu";
   int prompts = 64, len = 128, reps = 5, threads = 0;
   moe::testing::TinySpec spec;

@@ -43,6 +43,7 @@
 
 #include "runtime/backend/cpu/onednn.h"
 #include "runtime/core/error.h"
+#include "runtime/core/heap.h"
 #include "runtime/engine/sampling.h"
 #include "runtime/models/model.h"
 
@@ -261,6 +262,7 @@ const char* verdict(bool met) { return met ? "met" : "MISSED"; }
 }  // namespace
 
 int main(int argc, char** argv) try {
+  const bool heap_kept = moe::keep_freed_heap_memory();  // as moe-sweep does
   CLI::App app{"Prefill and decode throughput of the CPU runtime vs GEMM peak, bandwidth and "
                "transformers"};
   std::string dir, backend = "cpu", reference;
@@ -365,8 +367,11 @@ int main(int argc, char** argv) try {
              c.hidden_size, c.num_experts, c.top_k, c.moe_intermediate_size, c.vocab_size,
              dtype_name(c.torch_dtype));
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
-  fmt::print("backend {} on {} threads (OMP_WAIT_POLICY {}); loaded in {:.1f} s\n",
-             model->backend().name(), cores, wait_policy ? wait_policy : "unset", load_s);
+  fmt::print("backend {} on {} threads (OMP_WAIT_POLICY {}; freed heap memory {}); loaded in "
+             "{:.1f} s\n",
+             model->backend().name(), cores, wait_policy ? wait_policy : "unset",
+             heap_kept ? "kept, as moe-sweep does" : "per the environment's MALLOC_ settings",
+             load_s);
   fmt::print("machine: bf16 GEMM peak (oneDNN matmul {}^3, f32 accumulation, best of 3) "
              "{:.0f} GFLOP/s with weights pre-blocked, {:.0f} GFLOP/s with the checkpoint's "
              "[out, in] weights as the backend uses them; bound uses {:.0f}\n",

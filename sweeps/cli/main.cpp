@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/core/error.h"
+#include "runtime/core/heap.h"
 #include "runtime/core/version.h"
 #include "sweeps/cli/command.h"
 
@@ -39,6 +40,7 @@ bool is_subcommand(const std::string& s) {
 
 int main(int argc, char** argv) {
   using namespace moe::cli;
+  moe::keep_freed_heap_memory();  // before any thread allocates (runtime/core/heap.h)
   std::vector<std::string> args(argv, argv + argc);
   // `moe-sweep [--log-level L] CONFIG` means `moe-sweep [--log-level L] run CONFIG` (so
   // `mpirun moe-sweep cfg.yaml` works).
