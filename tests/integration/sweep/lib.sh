@@ -25,7 +25,9 @@ check_units() {
 import os, sys, h5py
 d = sys.argv[1]
 def s(v): return v.decode() if isinstance(v, bytes) else str(v)
-names = sorted(os.listdir(os.path.join(d, "units")))
+# A store no worker got to set up yet (killed at start) has no units/: nothing to check.
+units = os.path.join(d, "units")
+names = sorted(os.listdir(units)) if os.path.isdir(units) else []
 for n in names:
     assert n.endswith(".h5"), f"unexpected file in units/: {n}"
     with h5py.File(os.path.join(d, "units", n), "r") as f:
