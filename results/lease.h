@@ -6,8 +6,9 @@
 // (written to a unique temporary file, then link()ed into place: atomic on local and NFS file
 // systems) and kept alive by touching its mtime (heartbeat). A lease whose mtime is older than
 // the TTL is stale, and so is a lease whose holder was a process of this host that no longer
-// exists or is a zombie (a killed worker's batches are free at once on its own node). Taking over a stale lease goes through a break file <name>.break.<token
-// hash>, also created atomically, so exactly one process removes each lease generation; break
+// exists or is a zombie (a killed worker's batches are free at once on its own node). Taking
+// over a stale lease goes through a break file <name>.break.<token hash>, also created
+// atomically, so exactly one process removes each lease generation; break
 // files stay until remove_all() (the batch is done). Ages are measured against the file
 // system's own clock (the mtime of a freshly touched file), never the local clock, so clock skew
 // between nodes does not matter.

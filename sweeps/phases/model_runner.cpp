@@ -77,8 +77,8 @@ class ModelRunner : public UnitRunner {
               "must see the same harmony system message), found none");
         if (!mine.front().empty())  // the units of an eval batch share one sample range
           mine_out = run_eval_group(ctx_, group, model_, *engine_, task,
-                                    language_data(task, t.languages, u.language), mine.front().begin,
-                                    mine.front().end);
+                                    language_data(task, t.languages, u.language),
+                                    mine.front().begin, mine.front().end);
       }
     };
     if (ranks == 1) {
@@ -110,7 +110,8 @@ class ModelRunner : public UnitRunner {
   std::vector<results::UnitResult> gather_shares(const Group& group,
                                                  const std::vector<results::UnitResult>& mine,
                                                  int ranks) {
-    const std::vector<std::string> all = ep::allgather_strings(ctx_.ep->comm(), results::to_bytes(mine));
+    const std::vector<std::string> all =
+        ep::allgather_strings(ctx_.ep->comm(), results::to_bytes(mine));
     if (ctx_.replica.rank != 0) return {};
     std::vector<std::vector<results::UnitResult>> by_rank;
     for (int r = 0; r < ranks; ++r)

@@ -17,8 +17,7 @@ using dt = dnnl::memory::data_type;
 // measured no faster on these shapes); the per-M form only where oneDNN refuses a runtime M.
 struct Gemm {
   dnnl::matmul prim;
-  bool runtime_m = false;
-  dnnl::memory::desc src, wei, dst;  // M = DNNL_RUNTIME_DIM_VAL when runtime_m
+  dnnl::memory::desc wei;
 };
 
 struct OneDnn {
@@ -27,46 +26,39 @@ struct OneDnn {
   using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t>;
   std::map<Key, std::unique_ptr<Gemm>> cache;  // null entry: unsupported
 
-  static std::unique_ptr<Gemm> make(const dnnl::engine& eng, dt type, int64_t M, int64_t K,
-                                    int64_t ldx, int64_t N, int64_t ldy) {
-    try {
-      auto gm = std::make_unique<Gemm>();
-      gm->runtime_m = M == DNNL_RUNTIME_DIM_VAL;
-      gm->src = dnnl::memory::desc({M, K}, type, {ldx, 1});
-      gm->wei = dnnl::memory::desc({K, N}, type, {1, K});
-      gm->dst = dnnl::memory::desc({M, N}, dt::f32, {ldy, 1});
-      dnnl::matmul::desc md(gm->src, gm->wei, gm->dst);
-      dnnl::matmul::primitive_desc pd(md, eng);
-      gm->prim = dnnl::matmul(pd);
-      return gm;
-    } catch (const dnnl::error&) {
-      return nullptr;
-    }
+  // x[M, K] (row stride ldx) and y[M, N] (row stride ldy); M may be DNNL_RUNTIME_DIM_VAL.
+  static dnnl::memory::desc src_desc(dt type, int64_t M, int64_t K, int64_t ldx) {
+    return dnnl::memory::desc({M, K}, type, {ldx, 1});
+  }
+  static dnnl::memory::desc dst_desc(int64_t M, int64_t N, int64_t ldy) {
+    return dnnl::memory::desc({M, N}, dt::f32, {ldy, 1});
   }
 
-  Gemm* get(dt type, int64_t M, int64_t K, int64_t ldx, int64_t N, int64_t ldy) {
-    const Key shared{int(type), DNNL_RUNTIME_DIM_VAL, K, ldx, N, ldy};
-    auto it = cache.find(shared);
-    if (it == cache.end())
-      it = cache.emplace(shared, make(eng, type, DNNL_RUNTIME_DIM_VAL, K, ldx, N, ldy)).first;
-    if (it->second) return it->second.get();
+  // A cached primitive for (type, M, ...): the key's M is DNNL_RUNTIME_DIM_VAL for shared ones.
+  Gemm* cached(dt type, int64_t M, int64_t K, int64_t ldx, int64_t N, int64_t ldy) {
     const Key key{int(type), M, K, ldx, N, ldy};
-    it = cache.find(key);
-    if (it == cache.end()) it = cache.emplace(key, make(eng, type, M, K, ldx, N, ldy)).first;
-    return it->second.get();
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second.get();
+    std::unique_ptr<Gemm> g;
+    try {
+      g = std::make_unique<Gemm>();
+      g->wei = dnnl::memory::desc({K, N}, type, {1, K});
+      dnnl::matmul::desc md(src_desc(type, M, K, ldx), g->wei, dst_desc(M, N, ldy));
+      g->prim = dnnl::matmul(dnnl::matmul::primitive_desc(md, eng));
+    } catch (const dnnl::error&) {
+      g.reset();
+    }
+    return cache.emplace(key, std::move(g)).first->second.get();
   }
 
   bool run(dt type, const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t N,
            float* y, int64_t ldy) {
-    Gemm* g = get(type, M, K, ldx, N, ldy);
+    Gemm* g = cached(type, DNNL_RUNTIME_DIM_VAL, K, ldx, N, ldy);
+    if (!g) g = cached(type, M, K, ldx, N, ldy);
     if (!g) return false;
-    const dnnl::memory::desc src =
-        g->runtime_m ? dnnl::memory::desc({M, K}, type, {ldx, 1}) : g->src;
-    const dnnl::memory::desc dst =
-        g->runtime_m ? dnnl::memory::desc({M, N}, dt::f32, {ldy, 1}) : g->dst;
-    dnnl::memory xs(src, eng, const_cast<void*>(x));
+    dnnl::memory xs(src_desc(type, M, K, ldx), eng, const_cast<void*>(x));
     dnnl::memory ws(g->wei, eng, const_cast<void*>(w));
-    dnnl::memory ys(dst, eng, y);
+    dnnl::memory ys(dst_desc(M, N, ldy), eng, y);
     g->prim.execute(strm, {{DNNL_ARG_SRC, xs}, {DNNL_ARG_WEIGHTS, ws}, {DNNL_ARG_DST, ys}});
     strm.wait();
     return true;
