@@ -12,6 +12,8 @@
 // the figures are about communication, not GEMM speed. The reference is MPI_Alltoallv with the
 // very same per-peer byte counts as the dispatcher's token rows and result rows (what the
 // dispatcher must move at least), timed in the same run. A rank's time is the slowest rank's.
+// --transport picks how the dispatcher moves rows (dispatcher.h): shared_memory (what auto picks
+// on one node) or exchange (all-to-all-v; what a replica spanning nodes uses).
 // With R = 1 there is no communication: it reports the local path (bucket, gather, stand-in,
 // combine) and the memory of a process holding every expert.
 #include <CLI/CLI.hpp>
@@ -68,7 +70,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Expert-parallel dispatch+combine throughput vs raw MPI_Alltoallv"};
   int64_t T = 1024;
   int iters = 10, warmup = 2, H = 2048, E = 128, k = 8, I = 768;
-  std::string backend_name = "cpu-ref";
+  std::string backend_name = "cpu-ref", transport_name_arg = "auto";
   double r1_peak_gib = 0;
   app.add_option("--tokens", T, "tokens per rank per layer call");
   app.add_option("--iters", iters, "timed iterations");
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
   app.add_option("--top-k", k, "experts per token");
   app.add_option("--intermediate", I, "expert intermediate size (weights held for memory)");
   app.add_option("--backend", backend_name, "backend for gather/combine kernels");
+  app.add_option("--transport", transport_name_arg, "auto | shared_memory | exchange");
   app.add_option("--r1-peak-gib", r1_peak_gib,
                  "peak RSS of the R = 1 run (GiB), to print each rank's peak against it");
   CLI11_PARSE(app, argc, argv);
@@ -152,7 +155,8 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  Dispatcher d(comm, comm, placement, be, {w}, stand_in);
+  Dispatcher d(comm, comm, placement, be, {w}, stand_in,
+               parse_transport(transport_name_arg, "--transport"));
 
   // Per-peer row and pair counts of this routing (what the dispatcher sends), for the
   // reference exchange of the same bytes.
@@ -225,8 +229,8 @@ int main(int argc, char** argv) {
     const double td = median(t_disp), tr = median(t_raw);
     const double tokens = double(T) * R;
     fmt::print("R={} ranks, {} tokens/rank, hidden {}, {} experts top-{} (placement contiguous, "
-               "{} experts/rank), {} iterations (median), backend {}\n",
-               R, T, H, E, k, E / R, iters, backend_name);
+               "{} experts/rank), {} iterations (median), backend {}, transport {}\n",
+               R, T, H, E, k, E / R, iters, backend_name, transport_name(d.transport()));
     fmt::print("  bulk bytes per layer call (token rows out + result rows back, all ranks): "
                "{:.1f} MiB; metadata+headers add {:.2f} MiB\n",
                double(all_bulk) / (1024.0 * 1024.0),

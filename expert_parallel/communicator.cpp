@@ -2,6 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -21,6 +28,88 @@ size_t reduce_type_bytes(DType type) {
       MOE_ASSERT(false, "allreduce does not support {}", dtype_name(type));
   }
   return 0;
+}
+
+namespace {
+
+class PosixSharedMemory final : public SharedMemory {
+ public:
+  PosixSharedMemory(std::byte* base, size_t bytes_per_rank, size_t total)
+      : base_(base), bytes_(bytes_per_rank), total_(total) {}
+  ~PosixSharedMemory() override { munmap(base_, total_); }
+  std::byte* data() override { return base_; }
+  size_t bytes_per_rank() const override { return bytes_; }
+  void fence() override { std::atomic_thread_fence(std::memory_order_seq_cst); }
+
+ private:
+  std::byte* base_;
+  size_t bytes_, total_;
+};
+
+// Owns a file descriptor.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// Every rank's error text (empty: none); throws on every rank when any rank failed.
+void agree(Communicator& c, const std::string& mine) {
+  const std::vector<std::string> all = allgather_strings(c, mine);
+  for (size_t r = 0; r < all.size(); ++r)
+    if (!all[r].empty())
+      throw Error(fmt::format("shared memory for {} ranks, rank {}: {}", all.size(), r, all[r]));
+}
+
+std::string errno_text(const char* call, const std::string& name, int err) {
+  return fmt::format("{}({}) failed: {}", call, name, std::strerror(err));
+}
+
+}  // namespace
+
+std::unique_ptr<SharedMemory> map_node_shared_memory(Communicator& c, size_t bytes_per_rank) {
+  MOE_ASSERT(c.device() == Device::CPU, "shared memory needs a host communicator");
+  const size_t total = std::max<size_t>(bytes_per_rank * size_t(c.size()), 1);
+  static std::atomic<int> counter{0};
+  char name[64] = {};
+  std::string error;
+  Fd fd;
+  if (c.rank() == 0) {
+    std::snprintf(name, sizeof(name), "/moe-sweep-%d-%d", int(getpid()), counter++);
+    fd.fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd.fd < 0) {
+      error = errno_text("shm_open", name, errno);
+    } else if (ftruncate(fd.fd, off_t(total)) != 0) {
+      error = errno_text("ftruncate", name, errno);
+    } else if (const int err = posix_fallocate(fd.fd, 0, off_t(total)); err != 0) {
+      error = fmt::format(
+          "{} (/dev/shm holds {:.1f} MiB too few? set MOE_EP_TRANSPORT=exchange "
+          "or enlarge /dev/shm)",
+          errno_text("posix_fallocate", name, err), double(total) / (1 << 20));
+    }
+    if (!error.empty() && fd.fd >= 0) shm_unlink(name);
+  }
+  agree(c, error);
+  c.broadcast(name, sizeof(name), 0);
+  if (c.rank() != 0) {
+    fd.fd = shm_open(name, O_RDWR, 0600);
+    if (fd.fd < 0) error = errno_text("shm_open", name, errno);
+  }
+  void* base = MAP_FAILED;
+  if (error.empty()) {
+    base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd.fd, 0);
+    if (base == MAP_FAILED) error = errno_text("mmap", name, errno);
+  }
+  try {
+    agree(c, error);  // every rank has mapped it (or failed) past this point
+  } catch (...) {
+    if (base != MAP_FAILED) munmap(base, total);
+    if (c.rank() == 0) shm_unlink(name);
+    throw;
+  }
+  if (c.rank() == 0) shm_unlink(name);
+  return std::make_unique<PosixSharedMemory>(static_cast<std::byte*>(base), bytes_per_rank, total);
 }
 
 std::vector<std::string> allgather_strings(Communicator& c, const std::string& mine) {

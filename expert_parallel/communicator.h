@@ -1,6 +1,7 @@
 // Communicator: the collective operations among the ranks of one group (a replica, the world)
 // that expert parallelism needs: all-to-all with per-peer sizes, all-to-all and all-gather of
-// fixed-size blocks, all-reduce, broadcast, barrier.
+// fixed-size blocks, all-reduce, broadcast, barrier; and, where the ranks share a node, memory
+// that every rank maps (SharedMemory).
 //
 // Implementations:
 //   LocalCommunicator  one rank (size 1): every collective is a copy or nothing. Host memory.
@@ -30,6 +31,23 @@
 namespace moe::ep {
 
 enum class ReduceOp { kSum, kMax, kMin };
+
+// Host memory that every rank of a group maps (Communicator::allocate_shared): bytes_per_rank()
+// bytes per rank, laid out in rank order, rank r's part at data() + r * bytes_per_rank(), so one
+// pointer reaches every rank's part and any rank may read or write any part. The mapping does
+// not order accesses between ranks: a collective of the group does, with fence() called after
+// the writes it publishes and again before the reads it allows.
+// Ownership: unmaps on destruction, which needs no peer (any rank may go first).
+class SharedMemory {
+ public:
+  SharedMemory() = default;
+  SharedMemory(const SharedMemory&) = delete;
+  SharedMemory& operator=(const SharedMemory&) = delete;
+  virtual ~SharedMemory() = default;
+  virtual std::byte* data() = 0;
+  virtual size_t bytes_per_rank() const = 0;
+  virtual void fence() = 0;
+};
 
 class Communicator {
  public:
@@ -65,6 +83,14 @@ class Communicator {
   // MPI_Comm_split semantics: ranks with the same color form a new group ordered by (key, rank).
   // Collective over this group. Host communicators only (NCCL is built from one of those).
   virtual std::unique_ptr<Communicator> split(int color, int key) const = 0;
+  // Whether allocate_shared() maps memory: true when every rank of the group runs on one node
+  // and the implementation can map memory across processes (MPI), the same on every rank.
+  virtual bool can_share_memory() const { return false; }
+  // Collective: maps bytes_per_rank bytes per rank (SharedMemory above); null when
+  // can_share_memory() is false. Throws (on every rank) when the mapping fails.
+  virtual std::unique_ptr<SharedMemory> allocate_shared(size_t /*bytes_per_rank*/) {
+    return nullptr;
+  }
   // Ends the whole job (every rank of every group) after a failure the peers cannot recover
   // from, e.g. inside an exchange they are blocked in. Logs `why` first.
   [[noreturn]] virtual void abort(const std::string& why) = 0;
@@ -89,6 +115,13 @@ class LocalCommunicator final : public Communicator {
   std::unique_ptr<Communicator> split(int color, int key) const override;
   [[noreturn]] void abort(const std::string& why) override;
 };
+
+// POSIX shared memory for the ranks of `c`, which must all run on one node (collective): rank 0
+// creates an object in /dev/shm (shm_open), reserves its pages (posix_fallocate, so a full
+// /dev/shm is an error here rather than a SIGBUS later) and sends its name; every rank maps it;
+// rank 0 removes the name once all have mapped it, so nothing is left behind when the processes
+// end, however they end. Throws on every rank, naming the failing rank and call, on failure.
+std::unique_ptr<SharedMemory> map_node_shared_memory(Communicator& c, size_t bytes_per_rank);
 
 // Element size of a reduction type; asserts the type is one allreduce supports.
 size_t reduce_type_bytes(DType type);

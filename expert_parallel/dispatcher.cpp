@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
+#include <cstring>
 #include <exception>
 
 #include "runtime/core/error.h"
@@ -41,15 +43,24 @@ int64_t total(const std::vector<int64_t>& v) {
 struct Dispatcher::Header {
   int32_t state = 0;  // kIdle or kActive
   int32_t moe_layer = -1;
-  int64_t rows = 0;   // token rows the sender sends to the receiver
-  int64_t pairs = 0;  // (token, expert) pairs among them
+  int64_t tokens = 0;  // the sender's tokens (all of them)
+  int64_t rows = 0;    // token rows the sender sends to the receiver
+  int64_t pairs = 0;   // (token, expert) pairs among them
 };
 
 // One (token, expert) pair as the owner receives it.
 struct Dispatcher::PairMeta {
-  int32_t row = 0;     // index of the token row among the rows from this sender
+  int32_t row = 0;     // kExchange: index among the rows from this sender; kSharedMemory: token
   int32_t expert = 0;  // global expert id
   float weight = 0.0f;
+};
+
+// The received pairs grouped by expert: the input of the local experts.
+struct Dispatcher::Grouped {
+  std::vector<int64_t> offsets;  // [E + 1] grouped rows of expert e: [offsets[e], offsets[e+1])
+  std::vector<int32_t> gather;   // [n] source row of each grouped row
+  std::vector<float> weight;     // [n] routing weight of each grouped row
+  std::vector<int32_t> back;     // [n] grouped row of received pair i (sender-major order)
 };
 
 // This rank's outgoing tokens of one layer, grouped by destination rank.
@@ -60,8 +71,9 @@ struct Dispatcher::Plan {
   std::vector<PairMeta> meta;                  // [sum pairs_to] destination-major, (t, j) order
   std::vector<int32_t> slot;                   // [T * k] result row of pair (t, j)
   std::vector<int32_t> experts;                // [T * k] global expert of pair (t, j)
+  int64_t tokens = 0;
   int k = 0;
-  static_assert(sizeof(Header) == 24 && sizeof(PairMeta) == 12, "wire structs have no padding");
+  static_assert(sizeof(Header) == 32 && sizeof(PairMeta) == 12, "wire structs have no padding");
 
   explicit Plan(int R)
       : rows_to(size_t(R), 0),
@@ -72,7 +84,8 @@ struct Dispatcher::Plan {
 
 Dispatcher::Dispatcher(std::shared_ptr<Communicator> control, std::shared_ptr<Communicator> data,
                        ExpertPlacement placement, std::shared_ptr<Backend> backend,
-                       std::vector<ExpertWeights> experts, ExpertCompute compute)
+                       std::vector<ExpertWeights> experts, ExpertCompute compute,
+                       Transport transport)
     : control_(std::move(control)),
       data_(std::move(data)),
       placement_(std::move(placement)),
@@ -89,6 +102,15 @@ Dispatcher::Dispatcher(std::shared_ptr<Communicator> control, std::shared_ptr<Co
              placement_.ranks(), control_->size());
   MOE_ASSERT(int(experts_.size()) == placement_.num_moe_layers(), "{} MoE layers, placement {}",
              experts_.size(), placement_.num_moe_layers());
+  const bool can_share = data_->device() == Device::CPU && data_->can_share_memory();
+  if (transport == Transport::kSharedMemory && !can_share)
+    throw InputError("expert-parallel transport",
+                     fmt::format("shared_memory needs every rank of the replica on one node and a "
+                                 "host communicator; the {} communicator of {} ranks cannot map "
+                                 "memory across them (use exchange or auto)",
+                                 data_->name(), data_->size()));
+  transport_ = transport != Transport::kExchange && can_share ? Transport::kSharedMemory
+                                                              : Transport::kExchange;
   if (!compute_) {
     compute_ = [this](int layer, const Tensor& x, std::span<const int64_t> offsets,
                       std::span<const float> w, Tensor& y) {
@@ -106,9 +128,27 @@ std::vector<ExpertWeights> model_experts(Model& m) {
 }  // namespace
 
 Dispatcher::Dispatcher(std::shared_ptr<Communicator> control, std::shared_ptr<Communicator> data,
-                       ExpertPlacement placement, Model& model)
+                       ExpertPlacement placement, Model& model, Transport transport)
     : Dispatcher(std::move(control), std::move(data), std::move(placement), model.backend_ptr(),
-                 model_experts(model)) {}
+                 model_experts(model), {}, transport) {}
+
+const char* transport_name(Transport t) {
+  switch (t) {
+    case Transport::kAuto:
+      return "auto";
+    case Transport::kSharedMemory:
+      return "shared_memory";
+    case Transport::kExchange:
+      return "exchange";
+  }
+  return "?";
+}
+
+Transport parse_transport(const std::string& s, const std::string& where) {
+  for (Transport t : {Transport::kAuto, Transport::kSharedMemory, Transport::kExchange})
+    if (s == transport_name(t)) return t;
+  throw InputError(where, fmt::format("expected auto, shared_memory or exchange, found \"{}\"", s));
+}
 
 void Dispatcher::run(int moe_layer, const Tensor& x, const Tensor& experts, const Tensor& weights,
                      Tensor& out) {
@@ -125,6 +165,8 @@ void Dispatcher::run(int moe_layer, const Tensor& x, const Tensor& experts, cons
   // Count rows (a token once per owner rank) and pairs per destination.
   Plan plan(R);
   plan.k = k;
+  plan.tokens = T;
+  const bool rows_are_tokens = transport_ == Transport::kSharedMemory;
   std::vector<int64_t> last(size_t(R), -1);
   for (int64_t t = 0; t < T; ++t)
     for (int j = 0; j < k; ++j) {
@@ -154,62 +196,68 @@ void Dispatcher::run(int moe_layer, const Tensor& x, const Tensor& experts, cons
         plan.send_tokens[size_t(plan.row_displ[d] + nrow[d]++)] = int32_t(t);
       }
       const int64_t p = plan.pair_displ[d] + npair[d]++;
-      plan.meta[size_t(p)] = PairMeta{int32_t(nrow[d] - 1), e, wt[t * k + j]};
+      plan.meta[size_t(p)] =
+          PairMeta{rows_are_tokens ? int32_t(t) : int32_t(nrow[d] - 1), e, wt[t * k + j]};
       plan.slot[size_t(t * k + j)] = int32_t(p);
     }
   ++stats_.layer_calls;
   stats_.tokens += T;
-  const std::vector<Header> in = header_round(kActive, moe_layer, plan);
+  const std::vector<Header> all = header_round(kActive, moe_layer, plan);
   stats_.seconds_dispatch += since(t0);
-  agreed_layer(in);  // throws on every rank if ranks disagree
-  exchange(moe_layer, plan, in, &x, &out);
+  agreed_layer(all);  // throws on every rank if ranks disagree
+  exchange(moe_layer, plan, all, &x, &out);
 }
 
 void Dispatcher::serve_until_all_idle() {
   const Plan none(control_->size());
   while (true) {
     const auto t0 = Clock::now();
-    const std::vector<Header> in = header_round(kIdle, -1, none);
+    const std::vector<Header> all = header_round(kIdle, -1, none);
     stats_.seconds_dispatch += since(t0);
-    const int layer = agreed_layer(in);
+    const int layer = agreed_layer(all);
     if (layer < 0) return;  // every rank is idle: all leave in this same round
     ++stats_.served;
-    exchange(layer, none, in, nullptr, nullptr);
+    exchange(layer, none, all, nullptr, nullptr);
   }
 }
 
 std::vector<Dispatcher::Header> Dispatcher::header_round(int32_t state, int moe_layer,
                                                          const Plan& plan) {
   const size_t R = size_t(control_->size());
-  std::vector<Header> out(R), in(R);
+  std::vector<Header> out(R), all(R * R);
   for (size_t d = 0; d < R; ++d)
-    out[d] = Header{state, moe_layer, plan.rows_to[d], plan.pairs_to[d]};
-  control_->alltoall(out.data(), in.data(), sizeof(Header));
+    out[d] = Header{state, moe_layer, plan.tokens, plan.rows_to[d], plan.pairs_to[d]};
+  control_->allgather(out.data(), all.data(), R * sizeof(Header));
   stats_.bytes_sent += int64_t(R * sizeof(Header));
-  stats_.bytes_received += int64_t(R * sizeof(Header));
-  return in;
+  stats_.bytes_received += int64_t(R * R * sizeof(Header));
+  return all;
 }
 
-// The MoE layer every active rank is at, -1 when all are idle. Every rank receives the same
-// (state, layer) from each peer, so every rank reaches the same verdict.
-int Dispatcher::agreed_layer(const std::vector<Header>& in) const {
+// The MoE layer every active rank is at, -1 when all are idle. Every rank sees the same
+// headers, so every rank reaches the same verdict.
+int Dispatcher::agreed_layer(const std::vector<Header>& all) const {
+  const size_t R = size_t(control_->size());
   int layer = -1;
-  for (size_t s = 0; s < in.size(); ++s) {
-    if (in[s].state != kActive) continue;
-    if (layer >= 0 && in[s].moe_layer != layer)
+  for (size_t s = 0; s < R; ++s) {
+    const Header& h = all[s * R];
+    if (h.state != kActive) continue;
+    if (layer >= 0 && h.moe_layer != layer)
       throw InternalError(
           fmt::format("expert-parallel exchange: ranks of the replica are at "
                       "different MoE layers ({} and {} on rank {})",
-                      layer, in[s].moe_layer, s));
-    layer = in[s].moe_layer;
+                      layer, h.moe_layer, s));
+    layer = h.moe_layer;
   }
   return layer;
 }
 
-void Dispatcher::exchange(int moe_layer, const Plan& plan, const std::vector<Header>& hin,
+void Dispatcher::exchange(int moe_layer, const Plan& plan, const std::vector<Header>& all,
                           const Tensor* x, Tensor* out) {
   try {
-    exchange_rows(moe_layer, plan, hin, x, out);
+    if (transport_ == Transport::kSharedMemory)
+      exchange_shared(moe_layer, plan, all, x, out);
+    else
+      exchange_rows(moe_layer, plan, all, x, out);
   } catch (const std::exception& e) {
     // The peers are inside the same exchange and cannot learn of the failure: end the job.
     control_->abort(
@@ -217,21 +265,63 @@ void Dispatcher::exchange(int moe_layer, const Plan& plan, const std::vector<Hea
   }
 }
 
-void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vector<Header>& hin,
+namespace {
+// Received counts from every sender: column `me` of the header matrix.
+template <class F>
+std::vector<int64_t> column(const std::vector<F>& all, size_t R, size_t me, int64_t F::*field) {
+  std::vector<int64_t> v(R);
+  for (size_t s = 0; s < R; ++s) v[s] = all[s * R + me].*field;
+  return v;
+}
+}  // namespace
+
+Dispatcher::Grouped Dispatcher::group_by_expert(int moe_layer, const std::vector<PairMeta>& meta,
+                                                const std::vector<int64_t>& pair_displ,
+                                                const std::vector<int64_t>& pairs,
+                                                const std::vector<int64_t>& row_base,
+                                                const std::vector<int64_t>& row_limit) const {
+  const int E = placement_.num_experts();
+  const int me = control_->rank();
+  const size_t n = meta.size();
+  Grouped g;
+  g.offsets.assign(size_t(E) + 1, 0);
+  for (size_t s = 0; s < pairs.size(); ++s)
+    for (int64_t i = pair_displ[s]; i < pair_displ[s] + pairs[s]; ++i) {
+      const PairMeta& m = meta[size_t(i)];
+      MOE_ASSERT(m.expert >= 0 && m.expert < E && placement_.owner(moe_layer, m.expert) == me,
+                 "rank {} received expert {} of MoE layer {}, which it does not hold", me, m.expert,
+                 moe_layer);
+      MOE_ASSERT(m.row >= 0 && m.row < row_limit[s], "row {} of {} from rank {}", m.row,
+                 row_limit[s], s);
+      ++g.offsets[size_t(m.expert) + 1];
+    }
+  for (int e = 0; e < E; ++e) g.offsets[size_t(e) + 1] += g.offsets[size_t(e)];
+  std::vector<int64_t> next(g.offsets.begin(), g.offsets.end() - 1);
+  g.gather.resize(n);
+  g.weight.resize(n);
+  g.back.resize(n);
+  for (size_t s = 0; s < pairs.size(); ++s)
+    for (int64_t i = pair_displ[s]; i < pair_displ[s] + pairs[s]; ++i) {
+      const PairMeta& m = meta[size_t(i)];
+      const int64_t r = next[size_t(m.expert)]++;
+      g.gather[size_t(r)] = int32_t(row_base[s] + m.row);
+      g.weight[size_t(r)] = m.weight;
+      g.back[size_t(i)] = int32_t(r);
+    }
+  return g;
+}
+
+void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vector<Header>& all,
                                const Tensor* x, Tensor* out) {
   auto t0 = Clock::now();
   const size_t R = size_t(control_->size());
   const int64_t H = experts_[size_t(moe_layer)].hidden;
-  const int E = placement_.num_experts();
   const int me = control_->rank();
   Backend& be = *backend_;
 
   // Metadata (host) and token rows (device) to the owners.
-  std::vector<int64_t> rows_from(R), pairs_from(R);
-  for (size_t s = 0; s < R; ++s) {
-    rows_from[s] = hin[s].rows;
-    pairs_from[s] = hin[s].pairs;
-  }
+  const std::vector<int64_t> rows_from = column(all, R, size_t(me), &Header::rows);
+  const std::vector<int64_t> pairs_from = column(all, R, size_t(me), &Header::pairs);
   const std::vector<int64_t> row_from_displ = exclusive_scan(rows_from);
   const std::vector<int64_t> pair_from_displ = exclusive_scan(pairs_from);
   const int64_t n_rows_in = total(rows_from), n_pairs = total(pairs_from);
@@ -256,37 +346,16 @@ void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vecto
   stats_.bytes_received +=
       n_pairs * int64_t(sizeof(PairMeta)) + (n_rows_in - rows_from[size_t(me)]) * H * 4;
 
-  // One row per received pair, grouped by expert (stable: sender, then the sender's order).
-  std::vector<int64_t> offsets(size_t(E) + 1, 0);
-  for (size_t s = 0; s < R; ++s)
-    for (int64_t i = pair_from_displ[s]; i < pair_from_displ[s] + pairs_from[s]; ++i) {
-      const PairMeta& m = meta[size_t(i)];
-      MOE_ASSERT(m.expert >= 0 && m.expert < E && placement_.owner(moe_layer, m.expert) == me,
-                 "rank {} received expert {} of MoE layer {}, which it does not hold", me, m.expert,
-                 moe_layer);
-      MOE_ASSERT(m.row >= 0 && m.row < rows_from[s], "row {} of {} from rank {}", m.row,
-                 rows_from[s], s);
-      ++offsets[size_t(m.expert) + 1];
-    }
-  for (int e = 0; e < E; ++e) offsets[size_t(e) + 1] += offsets[size_t(e)];
-  std::vector<int64_t> next(offsets.begin(), offsets.end() - 1);
-  std::vector<int32_t> gather(static_cast<size_t>(n_pairs)), back(static_cast<size_t>(n_pairs));
-  std::vector<float> row_weight(static_cast<size_t>(n_pairs));
-  for (size_t s = 0; s < R; ++s)
-    for (int64_t i = pair_from_displ[s]; i < pair_from_displ[s] + pairs_from[s]; ++i) {
-      const PairMeta& m = meta[size_t(i)];
-      const int64_t r = next[size_t(m.expert)]++;
-      gather[size_t(r)] = int32_t(row_from_displ[s] + m.row);
-      row_weight[size_t(r)] = m.weight;
-      back[size_t(i)] = int32_t(r);
-    }
+  // One row per received pair, grouped by expert.
+  const Grouped g =
+      group_by_expert(moe_layer, meta, pair_from_displ, pairs_from, row_from_displ, rows_from);
   Tensor expert_in = buffer(kPairsA, n_pairs, H);
-  be.gather_rows(rows_in, gather, expert_in);
+  be.gather_rows(rows_in, g.gather, expert_in);
   stats_.seconds_dispatch += since(t0);
 
   t0 = Clock::now();
   Tensor expert_out = buffer(kPairsB, n_pairs, H);
-  compute_(moe_layer, expert_in, offsets, row_weight, expert_out);
+  compute_(moe_layer, expert_in, g.offsets, g.weight, expert_out);
   stats_.pairs_computed += n_pairs;
   stats_.seconds_experts += since(t0);
 
@@ -295,7 +364,7 @@ void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vecto
   // This rank's own results go straight into results_in.
   Tensor results_out = buffer(kPairsA, n_pairs, H);  // expert_in is no longer needed
   Tensor results_in = buffer(kResultsIn, n_pairs_out, H);
-  gather_segments(expert_out, back, pair_from_displ, pairs_from, results_out,
+  gather_segments(expert_out, g.back, pair_from_displ, pairs_from, results_out,
                   results_in.slice_rows(plan.pair_displ[size_t(me)],
                                         plan.pair_displ[size_t(me)] + plan.pairs_to[size_t(me)]));
   data_->alltoallv(results_out.raw(), without_self(pairs_from, me), pair_from_displ,
@@ -305,6 +374,93 @@ void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vecto
   stats_.bytes_received += (n_pairs_out - plan.pairs_to[size_t(me)]) * H * 4;
   if (out) be.combine(results_in, plan.slot, plan.experts, plan.k, *out);
   stats_.seconds_combine += since(t0);
+}
+
+void Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vector<Header>& all,
+                                 const Tensor* x, Tensor* out) {
+  auto t0 = Clock::now();
+  const size_t R = size_t(control_->size());
+  const int64_t H = experts_[size_t(moe_layer)].hidden;
+  const int me = control_->rank();
+  Backend& be = *backend_;
+
+  // Every rank's largest part, from the headers every rank holds: the same on all ranks.
+  int64_t max_tokens = 0, max_pairs_in = 0;
+  for (size_t r = 0; r < R; ++r) {
+    max_tokens = std::max(max_tokens, all[r * R].tokens);
+    max_pairs_in = std::max(max_pairs_in, total(column(all, R, r, &Header::pairs)));
+  }
+  reserve_shared(H, max_tokens, max_pairs_in);
+  const int64_t part = shm_tok_ + shm_res_;  // rows per rank
+  // Every rank's parts: [R * part, H] f32.
+  Tensor shared = Tensor::view(DType::F32, {int64_t(R) * part, H}, shm_->data(), nullptr);
+  Tensor mine = shared.slice_rows(me * part, me * part + plan.tokens);
+  if (x && plan.tokens > 0) {
+    MOE_ASSERT(x->dtype() == DType::F32 && x->size(1) == H, "tokens must be [T, {}] f32", H);
+    std::memcpy(mine.raw(), x->raw(), size_t(plan.tokens * H) * sizeof(float));
+  }
+  shm_->fence();  // this rank's token rows, before the all-to-all-v that publishes them
+
+  const std::vector<int64_t> pairs_from = column(all, R, size_t(me), &Header::pairs);
+  const std::vector<int64_t> pair_from_displ = exclusive_scan(pairs_from);
+  const int64_t n_pairs = total(pairs_from), n_pairs_out = int64_t(plan.meta.size());
+  std::vector<PairMeta> meta(static_cast<size_t>(n_pairs));
+  control_->alltoallv(plan.meta.data(), plan.pairs_to, plan.pair_displ, meta.data(), pairs_from,
+                      pair_from_displ, sizeof(PairMeta));
+  shm_->fence();  // the senders' token rows are visible from here
+  std::vector<int64_t> row_base(R), row_limit(R);
+  for (size_t s = 0; s < R; ++s) {
+    row_base[s] = int64_t(s) * part;
+    row_limit[s] = all[s * R].tokens;
+  }
+  const Grouped g =
+      group_by_expert(moe_layer, meta, pair_from_displ, pairs_from, row_base, row_limit);
+  Tensor expert_in = buffer(kPairsA, n_pairs, H);
+  be.gather_rows(shared, g.gather, expert_in);
+  stats_.rows_sent += int64_t(plan.send_tokens.size());
+  stats_.rows_received += total(column(all, R, size_t(me), &Header::rows));
+  stats_.bytes_sent += n_pairs_out * int64_t(sizeof(PairMeta)) + n_pairs * 4;
+  stats_.bytes_received += n_pairs * int64_t(sizeof(PairMeta)) + n_pairs_out * 4;
+  stats_.seconds_dispatch += since(t0);
+
+  t0 = Clock::now();
+  const int64_t res0 = me * part + shm_tok_;  // this rank's result rows
+  Tensor expert_out = shared.slice_rows(res0, res0 + n_pairs);
+  compute_(moe_layer, expert_in, g.offsets, g.weight, expert_out);
+  stats_.pairs_computed += n_pairs;
+  stats_.seconds_experts += since(t0);
+
+  // Each pair's result row index back to its sender; the origin reads the rows in place.
+  t0 = Clock::now();
+  shm_->fence();  // the results, before the all-to-all-v that publishes them
+  std::vector<int32_t> back_in(static_cast<size_t>(n_pairs_out));
+  control_->alltoallv(g.back.data(), pairs_from, pair_from_displ, back_in.data(), plan.pairs_to,
+                      plan.pair_displ, sizeof(int32_t));
+  shm_->fence();
+  if (out) {
+    const std::span<const int> owner = placement_.owners(moe_layer);
+    std::vector<int32_t> slot(plan.slot.size());
+    for (size_t i = 0; i < slot.size(); ++i) {
+      const int64_t o = owner[size_t(plan.experts[i])];
+      slot[i] = int32_t(o * part + shm_tok_ + back_in[size_t(plan.slot[i])]);
+    }
+    be.combine(shared, slot, plan.experts, plan.k, *out);
+  }
+  stats_.seconds_combine += since(t0);
+}
+
+void Dispatcher::reserve_shared(int64_t H, int64_t tok_rows, int64_t res_rows) {
+  if (shm_ && H == shm_H_ && tok_rows <= shm_tok_ && res_rows <= shm_res_) return;
+  const bool same_h = shm_ && H == shm_H_;
+  shm_.reset();  // collective: every rank reaches this from the same headers
+  shm_tok_ = std::max(same_h ? shm_tok_ : 0, std::max<int64_t>(tok_rows + tok_rows / 4, 1));
+  shm_res_ = std::max(same_h ? shm_res_ : 0, std::max<int64_t>(res_rows + res_rows / 4, 1));
+  shm_H_ = H;
+  const int64_t rows_total = int64_t(control_->size()) * (shm_tok_ + shm_res_);
+  MOE_ASSERT(rows_total <= INT32_MAX, "shared parts of {} rows exceed the int32 row index",
+             rows_total);
+  shm_ = data_->allocate_shared(size_t((shm_tok_ + shm_res_) * H) * sizeof(float));
+  MOE_ASSERT(shm_, "the {} communicator could share memory and then did not", data_->name());
 }
 
 void Dispatcher::gather_segments(const Tensor& src, std::span<const int32_t> idx,

@@ -4,22 +4,38 @@
 // At every MoE layer the model calls run() after the router hooks, with this rank's tokens and
 // their routing on global expert ids. run():
 //   1. counts: each (token, slot j) pair goes to the owner of its expert; a token's hidden row
-//      is sent once to every rank that owns at least one of its experts;
-//   2. header all-to-all (state, layer, rows and pairs per peer) on the control communicator;
-//   3. pair metadata all-to-all-v (row index, expert id, weight) on the control communicator,
-//      token rows all-to-all-v on the data communicator (rows for this rank's own experts are
-//      copied locally, not exchanged; the same holds for their results in step 5);
-//   4. the owner expands the received rows into one row per pair, sorted by expert (stable:
-//      source rank, then the source's pair order), and runs its local experts in one grouped
-//      call (Backend::expert_ffn over contiguous rows per expert, rows scaled by their weight);
-//   5. one result row per pair goes back (all-to-all-v), and the origin sums each token's k rows
-//      in ascending expert id order with Backend::combine, exactly as the local path
-//      (Backend::moe_experts).
+//      goes once to every rank that owns at least one of its experts;
+//   2. header all-gather (state, layer, tokens, rows and pairs per peer, from every rank) on the
+//      control communicator;
+//   3. pair metadata all-to-all-v (row index, expert id, weight) on the control communicator;
+//   4. the owner assembles one row per pair, sorted by expert (stable: source rank, then the
+//      source's pair order), and runs its local experts in one grouped call
+//      (Backend::expert_ffn over contiguous rows per expert, rows scaled by their weight);
+//   5. the origin sums each token's k result rows in ascending expert id order with
+//      Backend::combine, exactly as the local path (Backend::moe_experts).
+// How rows move in 3-5 (Transport):
+//   kExchange      token rows all-to-all-v on the data communicator, one result row per pair
+//                  back by all-to-all-v (rows for this rank's own experts, and their results,
+//                  are copied locally, not exchanged). Any communicator; the one for NCCL.
+//   kSharedMemory  every rank of the replica on one node: each rank copies its token rows into
+//                  its part of memory that every rank maps (Communicator::allocate_shared); the
+//                  owner gathers its grouped expert rows straight from the senders' parts and
+//                  its experts write their results into its own part; the owner returns only
+//                  each pair's result row index (all-to-all-v of int32), and the origin's
+//                  combine reads the owners' parts directly. No send or receive buffers: the
+//                  rows are copied once on the way in and read once on the way out.
+//   kAuto          kSharedMemory where the data communicator can share memory, else kExchange.
+// Both transports run the same kernels on the same rows in the same order, so their outputs
+// are identical.
 // Since every expert row is computed by the same kernel from the same input row and the same
 // weight, and the sum runs in the same order, the output equals R = 1's whenever the backend's
 // per-row results do not depend on which other rows share the call (true for cpu-ref: outputs
 // are bitwise identical; a blocked GEMM backend may differ in the last bits).
 // Dropless: no capacity factor; every pair is computed.
+// Shared-memory ordering: a rank writes its token rows before the metadata all-to-all-v and
+// reads the senders' rows after it; an owner writes results before returning their indices and
+// an origin reads them after receiving those. A rank rewrites its parts only after the next
+// exchange's header all-gather, which every peer enters only when done with this exchange.
 //
 // Step protocol. Every rank of a replica must take part in every layer exchange of every other
 // rank, but ranks hold different sequences and finish at different steps. Each exchange starts
@@ -42,6 +58,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "expert_parallel/communicator.h"
@@ -64,6 +81,11 @@ struct DispatchStats {
   double seconds_combine = 0;   // results back and the top-k sum
 };
 
+enum class Transport { kAuto, kSharedMemory, kExchange };
+const char* transport_name(Transport t);  // "auto", "shared_memory", "exchange"
+// Parses transport_name()'s strings; InputError naming `where` otherwise.
+Transport parse_transport(const std::string& s, const std::string& where);
+
 // The grouped expert computation of one layer: rows [offsets[e], offsets[e+1]) of x_rows go
 // through local expert e, row r scaled by row_weight[r].  x_rows, y_rows: [N, H];
 // offsets: [E + 1] host; row_weight: [N] host. The default is Backend::expert_ffn.
@@ -76,13 +98,16 @@ class Dispatcher final : public ExpertRunner {
   // control: host communicator of the replica (headers, metadata); data: the one that moves
   // rows, on the backend's device (on the CPU the same object). experts: [L] the model's
   // ExpertWeights per MoE layer (this rank's experts defined, others empty). `compute` replaces
-  // the expert computation (benchmarks); empty = backend->expert_ffn.
+  // the expert computation (benchmarks); empty = backend->expert_ffn. transport: see above;
+  // kSharedMemory where the data communicator cannot share memory is an InputError.
+  // Collective over the replica (the ranks agree on the transport).
   Dispatcher(std::shared_ptr<Communicator> control, std::shared_ptr<Communicator> data,
              ExpertPlacement placement, std::shared_ptr<Backend> backend,
-             std::vector<ExpertWeights> experts, ExpertCompute compute = {});
+             std::vector<ExpertWeights> experts, ExpertCompute compute = {},
+             Transport transport = Transport::kAuto);
   // Convenience: the model's backend and experts.
   Dispatcher(std::shared_ptr<Communicator> control, std::shared_ptr<Communicator> data,
-             ExpertPlacement placement, Model& model);
+             ExpertPlacement placement, Model& model, Transport transport = Transport::kAuto);
 
   // x: [T, H] f32; experts: [T, k] i32 global ids; weights: [T, k] f32; out: [T, H] f32.
   void run(int moe_layer, const Tensor& x, const Tensor& experts, const Tensor& weights,
@@ -91,6 +116,7 @@ class Dispatcher final : public ExpertRunner {
   void serve_until_all_idle();
 
   const ExpertPlacement& placement() const { return placement_; }
+  Transport transport() const { return transport_; }  // kSharedMemory or kExchange
   const DispatchStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
 
@@ -98,13 +124,27 @@ class Dispatcher final : public ExpertRunner {
   struct Header;    // per-peer opening message of an exchange (wire format)
   struct PairMeta;  // one (token, expert) pair (wire format)
   struct Plan;      // this rank's outgoing tokens of one layer
+  struct Grouped;   // the received pairs grouped by expert
+  // Every rank's headers for every peer: [R * R], sender-major.
   std::vector<Header> header_round(int32_t state, int moe_layer, const Plan& plan);
-  int agreed_layer(const std::vector<Header>& in) const;
+  int agreed_layer(const std::vector<Header>& all) const;
   // x, out: null when serving without tokens of its own.
-  void exchange(int moe_layer, const Plan& plan, const std::vector<Header>& in, const Tensor* x,
+  void exchange(int moe_layer, const Plan& plan, const std::vector<Header>& all, const Tensor* x,
                 Tensor* out);
-  void exchange_rows(int moe_layer, const Plan& plan, const std::vector<Header>& in,
+  void exchange_rows(int moe_layer, const Plan& plan, const std::vector<Header>& all,
                      const Tensor* x, Tensor* out);
+  void exchange_shared(int moe_layer, const Plan& plan, const std::vector<Header>& all,
+                       const Tensor* x, Tensor* out);
+  // Received pairs (meta, sender-major in segments pair_displ/pairs) grouped by expert; the
+  // grouped row of a pair from sender s reads source row row_base[s] + meta.row, which must be
+  // below row_base[s] + row_limit[s].
+  Grouped group_by_expert(int moe_layer, const std::vector<PairMeta>& meta,
+                          const std::vector<int64_t>& pair_displ, const std::vector<int64_t>& pairs,
+                          const std::vector<int64_t>& row_base,
+                          const std::vector<int64_t>& row_limit) const;
+  // Grows the shared parts (collectively: every rank decides from the same headers) to hold
+  // tok_rows token rows and res_rows result rows of H floats per rank.
+  void reserve_shared(int64_t H, int64_t tok_rows, int64_t res_rows);
 
   // Exchange buffers on the backend's device, kept between calls (grown to the largest step).
   enum Buffer { kSendRows, kRowsIn, kPairsA, kPairsB, kResultsIn, kNumBuffers };
@@ -120,8 +160,13 @@ class Dispatcher final : public ExpertRunner {
   std::shared_ptr<Backend> backend_;
   std::vector<ExpertWeights> experts_;  // [L]
   ExpertCompute compute_;
+  Transport transport_ = Transport::kExchange;
   DispatchStats stats_;
   std::array<Tensor, kNumBuffers> buffers_;
+  // kSharedMemory: rank r's part holds shm_tok_ token rows then shm_res_ result rows of shm_H_
+  // floats, at row r * (shm_tok_ + shm_res_) of the whole mapping.
+  std::unique_ptr<SharedMemory> shm_;
+  int64_t shm_H_ = 0, shm_tok_ = 0, shm_res_ = 0;
 };
 
 }  // namespace moe::ep

@@ -121,6 +121,18 @@ MpiCommunicator::MpiCommunicator(MpiComm comm) : comm_(std::move(comm)) {
   MPI_CHECK(MPI_Comm_set_errhandler(comm_.get(), MPI_ERRORS_RETURN));
   MPI_CHECK(MPI_Comm_rank(comm_.get(), &rank_));
   MPI_CHECK(MPI_Comm_size(comm_.get(), &size_));
+  MPI_Comm node_raw = MPI_COMM_NULL;
+  MPI_CHECK(
+      MPI_Comm_split_type(comm_.get(), MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node_raw));
+  const MpiComm node(node_raw);
+  int node_size = 0;
+  MPI_CHECK(MPI_Comm_size(node.get(), &node_size));
+  one_node_ = node_size == size_;  // a rank's node group is the whole group on every rank or none
+}
+
+std::unique_ptr<SharedMemory> MpiCommunicator::allocate_shared(size_t bytes_per_rank) {
+  if (!one_node_) return nullptr;
+  return map_node_shared_memory(*this, bytes_per_rank);
 }
 
 std::unique_ptr<MpiCommunicator> MpiCommunicator::dup(MPI_Comm comm) {

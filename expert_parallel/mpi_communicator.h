@@ -4,7 +4,8 @@
 // communicator). MpiCommunicator::dup(comm) duplicates `comm`, so the expert-parallel
 // collectives never match messages of the caller (executors) on the same ranks. Every MPI call
 // goes through MPI_CHECK, which turns a failure into a moe::Error naming the call, file:line and
-// MPI's error string (the communicators are set to MPI_ERRORS_RETURN).
+// MPI's error string (the communicators are set to MPI_ERRORS_RETURN). When every rank of the
+// communicator runs on one node, allocate_shared() maps memory all of them reach directly.
 // MpiSession initialises MPI (MPI_Init_thread, MPI_THREAD_MULTIPLE requested) for the lifetime
 // of the object unless something else did already, and finalises what it initialised.
 // Thread-safety: see Communicator; MpiSession is created once, on the main thread.
@@ -78,12 +79,17 @@ class MpiCommunicator final : public Communicator {
   void broadcast(void* data, size_t bytes, int root) override;
   void barrier() override;
   std::unique_ptr<Communicator> split(int color, int key) const override;
+  // True when MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) keeps the whole group together.
+  bool can_share_memory() const override { return one_node_; }
+  // map_node_shared_memory() over this communicator; null when the ranks span nodes.
+  std::unique_ptr<SharedMemory> allocate_shared(size_t bytes_per_rank) override;
   [[noreturn]] void abort(const std::string& why) override;
 
  private:
-  explicit MpiCommunicator(MpiComm comm);
+  explicit MpiCommunicator(MpiComm comm);  // collective (asks which ranks share a node)
   MpiComm comm_;
   int rank_ = 0, size_ = 1;
+  bool one_node_ = false;
 };
 
 }  // namespace moe::ep

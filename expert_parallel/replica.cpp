@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <exception>
 
 #include "expert_parallel/nccl_communicator.h"
@@ -35,6 +37,9 @@ Replica::Replica(std::shared_ptr<Communicator> comm, const ReplicaOptions& optio
     throw input_error(options_.where,
                       "expected {} ranks per replica (the communicator's), found {}", comm_->size(),
                       options_.expert_parallel);
+  if (const char* env = std::getenv("MOE_EP_TRANSPORT");
+      env && options_.transport == Transport::kAuto)
+    options_.transport = parse_transport(env, "environment variable MOE_EP_TRANSPORT");
 }
 
 ExpertPlacement Replica::placement_for(const io::ModelConfig& config) const {
@@ -69,8 +74,12 @@ std::shared_ptr<Model> Replica::attach(std::shared_ptr<Model> model,
   std::shared_ptr<Communicator> data = comm_;
   if (model->backend().device() == Device::CUDA)
     data = make_nccl_communicator(*comm_, /*cuda_device=*/-1);
-  auto d = std::make_shared<Dispatcher>(comm_, std::move(data), placement, *model);
+  auto d =
+      std::make_shared<Dispatcher>(comm_, std::move(data), placement, *model, options_.transport);
   model->set_expert_runner(d);
+  if (rank() == 0)
+    spdlog::debug("replica {}: {} ranks, expert-parallel transport {}", index_, size(),
+                  transport_name(d->transport()));
   std::erase_if(installed_, [](const Installed& i) { return i.model.expired(); });
   installed_.push_back(Installed{model, model.get(), d});
   return model;

@@ -55,6 +55,10 @@ struct ReplicaOptions {
   int expert_parallel = 1;                // R: ranks per replica
   std::string placement = "contiguous";   // "contiguous" | "round_robin" | owners .json file
   std::string where = "expert_parallel";  // config key named in errors
+  // How the dispatcher moves rows (dispatcher.h). kAuto: the environment variable
+  // MOE_EP_TRANSPORT (auto | shared_memory | exchange) when set, else shared memory where every
+  // rank of the replica is on one node and the model runs on the CPU, else the exchange.
+  Transport transport = Transport::kAuto;
 };
 
 // Raised on the ranks of a replica whose own fn succeeded when another rank's failed.

@@ -17,6 +17,9 @@
 #include "runtime/backend/cpu/reference.h"
 
 #include <omp.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -412,27 +415,53 @@ void cpu_split_gate_up(const float* gate_up, int64_t T, int64_t I, bool interlea
 }
 
 void CpuReferenceBackend::combine(const Tensor& y_rows, std::span<const int32_t> slot,
-                                       std::span<const int32_t> experts, int k, Tensor& out) {
+                                  std::span<const int32_t> experts, int k, Tensor& out) {
   const int64_t T = out.size(0), H = out.size(1);
   const float* y = y_rows.data<float>();
   float* o = out.data<float>();
+  // Row by row (contiguous, vectorised): element c still adds its k values in expert order.
 #pragma omp parallel for if (T * H * k > kParallelWork)
   for (int64_t t = 0; t < T; ++t) {
     int32_t rows[64];
     cpu_expert_order(slot, experts, t, k, rows);
-    for (int64_t c = 0; c < H; ++c) {
-      float acc = 0.0f;
-      for (int j = 0; j < k; ++j) acc = act(acc + y[int64_t(rows[j]) * H + c]);
-      o[t * H + c] = acc;
+    float* dst = o + t * H;
+    std::fill(dst, dst + H, 0.0f);
+    for (int j = 0; j < k; ++j) {
+      const float* src = y + int64_t(rows[j]) * H;
+      if (round_)
+        for (int64_t c = 0; c < H; ++c) dst[c] = round_bf16(dst[c] + src[c]);
+      else
+        for (int64_t c = 0; c < H; ++c) dst[c] += src[c];
     }
   }
 }
 
 void CpuReferenceBackend::gather_rows(const Tensor& x, std::span<const int32_t> rows, Tensor& out) {
-  const int64_t H = x.size(1);
-  for (size_t i = 0; i < rows.size(); ++i)
-    std::memcpy(out.data<float>() + int64_t(i) * H, x.data<float>() + int64_t(rows[i]) * H,
-                size_t(H) * 4);
+  const int64_t H = x.size(1), N = int64_t(rows.size());
+  const float* src = x.data<float>();
+  float* dst = out.data<float>();
+  // A gather this large leaves the caches before anything reads it again (the expert GEMMs
+  // stream it back from memory either way): non-temporal stores skip reading every destination
+  // line first, a third of the memory traffic (64 MiB gather, one thread: 9.2 -> 6.2 ms).
+  constexpr int64_t kStreamBytes = int64_t(16) << 20;
+#if defined(__SSE2__)
+  if (N * H * 4 >= kStreamBytes && H % 4 == 0 && reinterpret_cast<uintptr_t>(dst) % 16 == 0) {
+#pragma omp parallel if (N * H > kParallelWork)
+    {
+#pragma omp for
+      for (int64_t i = 0; i < N; ++i) {
+        const float* a = src + int64_t(rows[size_t(i)]) * H;
+        float* b = dst + i * H;
+        for (int64_t c = 0; c < H; c += 4) _mm_stream_ps(b + c, _mm_loadu_ps(a + c));
+      }
+      _mm_sfence();  // each thread's streamed lines, visible to whoever reads them next
+    }
+    return;
+  }
+#endif
+#pragma omp parallel for if (N * H > kParallelWork)
+  for (int64_t i = 0; i < N; ++i)
+    std::memcpy(dst + i * H, src + int64_t(rows[size_t(i)]) * H, size_t(H) * 4);
 }
 
 }  // namespace moe

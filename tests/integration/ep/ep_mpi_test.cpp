@@ -118,26 +118,31 @@ void check_model(const std::function<std::shared_ptr<Model>(Replica*)>& load, in
     if (intervene) {
       EXPECT_GT(testing::count_changed_records(plain, ref), 0) << what;
     }
-    ReplicaOptions ro;
-    ro.expert_parallel = R;
-    Replica rep = Replica::split(*g_world, ro);
-    auto model = load(&rep);
-    int64_t held = 0;
-    for (int l = 0; l < model->num_moe_layers(); ++l)
-      for (const Tensor& t : model->experts(l).down) held += t.defined() ? 1 : 0;
-    EXPECT_EQ(held, rep.placement_for(model->config()).count_held(rep.rank())) << what;
-    const auto mine = testing::share(all, rep.rank(), R);
-    testing::Outcome got = testing::run_requests(
-        model, mine, intervene, [&](const std::function<void()>& f) { rep.run(*model, f); });
-    const std::string label = fmt::format("{} R={} replica {} rank {} intervene {}", what, R,
-                                          rep.index(), rep.rank(), intervene);
-    testing::compare(ref, got, 0.0, label);
-    std::vector<int64_t> counts = got.rec.counts;
-    counts.resize(ref.rec.counts.size(), 0);
-    allreduce_sum(rep.comm(), counts);
-    EXPECT_EQ(counts, ref.rec.counts) << label << ": routing statistics";
-    const DispatchStats& st = rep.dispatcher(*model)->stats();
-    EXPECT_GT(st.layer_calls + st.served, 0) << label;
+    // The ranks of this test share one node: both transports run.
+    for (Transport tr : {Transport::kSharedMemory, Transport::kExchange}) {
+      ReplicaOptions ro;
+      ro.expert_parallel = R;
+      ro.transport = tr;
+      Replica rep = Replica::split(*g_world, ro);
+      auto model = load(&rep);
+      int64_t held = 0;
+      for (int l = 0; l < model->num_moe_layers(); ++l)
+        for (const Tensor& t : model->experts(l).down) held += t.defined() ? 1 : 0;
+      EXPECT_EQ(held, rep.placement_for(model->config()).count_held(rep.rank())) << what;
+      const auto mine = testing::share(all, rep.rank(), R);
+      testing::Outcome got = testing::run_requests(
+          model, mine, intervene, [&](const std::function<void()>& f) { rep.run(*model, f); });
+      const std::string label = fmt::format("{} R={} {} replica {} rank {} intervene {}", what, R,
+                                            transport_name(tr), rep.index(), rep.rank(), intervene);
+      testing::compare(ref, got, 0.0, label);
+      std::vector<int64_t> counts = got.rec.counts;
+      counts.resize(ref.rec.counts.size(), 0);
+      allreduce_sum(rep.comm(), counts);
+      EXPECT_EQ(counts, ref.rec.counts) << label << ": routing statistics";
+      const DispatchStats& st = rep.dispatcher(*model)->stats();
+      EXPECT_EQ(rep.dispatcher(*model)->transport(), tr) << label;
+      EXPECT_GT(st.layer_calls + st.served, 0) << label;
+    }
   }
 }
 

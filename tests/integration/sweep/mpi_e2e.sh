@@ -39,4 +39,7 @@ if [[ -n ${MOE_MPI_EXPECT_SHARES:-} ]]; then
   fed=$(grep -cE "rank [1-9][0-9]*: feeds [1-9][0-9]* samples" "$WORK/mpi.log" || true)
   say "non-leader ranks fed samples in $fed batches"
   (( fed > 0 )) || fail "no non-leader rank of a replica fed samples (attention not data-parallel)"
+  # The ranks share this node: the dispatchers move rows through shared memory (auto).
+  grep -qE "expert-parallel transport shared_memory" "$WORK/mpi.log" ||
+    fail "the replicas did not pick the shared-memory transport on one node"
 fi

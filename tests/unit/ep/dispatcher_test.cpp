@@ -93,22 +93,26 @@ void expect_bitwise(const Tensor& a, const Tensor& b, const std::string& what) {
 
 // Rank r runs steps[r] steps of every layer with tokens_per_step(r, step) tokens, then serves;
 // every output is compared with the local path.
+// Both transports: all-to-all-v exchange and shared memory (the test double's threads share it).
 void check(const Case& c, int R, const std::function<int64_t(int, int)>& tokens_per_step,
            const std::vector<int>& steps, std::optional<ExpertPlacement> placement = {}) {
   const ExpertPlacement p = placement ? *placement : ExpertPlacement::contiguous(c.layers, c.E, R);
-  run_ranks(R, [&](std::shared_ptr<Communicator> comm) {
-    const int r = comm->rank();
-    Dispatcher d(comm, comm, p, backend(c), experts(c, p.hold_fn(r)));
-    for (int s = 0; s < steps[size_t(r)]; ++s)
-      for (int l = 0; l < c.layers; ++l) {
-        const Tokens t = tokens(c, tokens_per_step(r, s), uint64_t(100 * r + 10 * s + l));
-        Tensor out = Tensor::empty(DType::F32, {t.x.size(0), c.H});
-        d.run(l, t.x, t.ex, t.w, out);
-        expect_bitwise(out, local_reference(c, l, t),
-                       fmt::format("R={} rank {} step {} layer {}", R, r, s, l));
-      }
-    d.serve_until_all_idle();
-  });
+  for (Transport tr : {Transport::kExchange, Transport::kSharedMemory})
+    run_ranks(R, [&](std::shared_ptr<Communicator> comm) {
+      const int r = comm->rank();
+      Dispatcher d(comm, comm, p, backend(c), experts(c, p.hold_fn(r)), {}, tr);
+      EXPECT_EQ(d.transport(), tr);
+      for (int s = 0; s < steps[size_t(r)]; ++s)
+        for (int l = 0; l < c.layers; ++l) {
+          const Tokens t = tokens(c, tokens_per_step(r, s), uint64_t(100 * r + 10 * s + l));
+          Tensor out = Tensor::empty(DType::F32, {t.x.size(0), c.H});
+          d.run(l, t.x, t.ex, t.w, out);
+          expect_bitwise(
+              out, local_reference(c, l, t),
+              fmt::format("{} R={} rank {} step {} layer {}", transport_name(tr), R, r, s, l));
+        }
+      d.serve_until_all_idle();
+    });
 }
 
 TEST(Dispatcher, OneRankEqualsTheLocalExpertPathBitwise) {
@@ -154,6 +158,39 @@ TEST(Dispatcher, Bf16RoundingBackendStaysBitwiseEqual) {
   check(c, 2, [](int r, int) { return 8 - r; }, {2, 2});
 }
 
+TEST(Dispatcher, SharedMemoryPartsGrowWhenAStepNeedsMore) {
+  // Rank 1's third step needs far more rows than the parts allocated for the first two.
+  check(Case{}, 3, [](int r, int s) { return r == 1 && s == 2 ? 90 : 2 + s; }, {3, 3, 3});
+}
+
+TEST(Dispatcher, TransportChoiceAndErrors) {
+  EXPECT_EQ(parse_transport("shared_memory", "k"), Transport::kSharedMemory);
+  EXPECT_EQ(parse_transport("exchange", "k"), Transport::kExchange);
+  EXPECT_EQ(parse_transport("auto", "k"), Transport::kAuto);
+  try {
+    parse_transport("shm", "MOE_EP_TRANSPORT");
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("MOE_EP_TRANSPORT"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("\"shm\""), std::string::npos) << e.what();
+  }
+  // A communicator that cannot share memory: auto takes the exchange, shared_memory is refused.
+  Case c;
+  const ExpertPlacement p = ExpertPlacement::contiguous(c.layers, c.E, 1);
+  auto local = std::make_shared<LocalCommunicator>();
+  Dispatcher d(local, local, p, backend(c), experts(c, {}));
+  EXPECT_EQ(d.transport(), Transport::kExchange);
+  EXPECT_THROW(
+      Dispatcher(local, local, p, backend(c), experts(c, {}), {}, Transport::kSharedMemory),
+      InputError);
+  // Threads share memory: auto takes it.
+  run_ranks(2, [&](std::shared_ptr<Communicator> comm) {
+    const ExpertPlacement p2 = ExpertPlacement::contiguous(c.layers, c.E, 2);
+    Dispatcher d2(comm, comm, p2, backend(c), experts(c, p2.hold_fn(comm->rank())));
+    EXPECT_EQ(d2.transport(), Transport::kSharedMemory);
+  });
+}
+
 TEST(Dispatcher, StatsCountRowsOncePerOwnerAndOneResultPerPair) {
   // E = 4 over 2 ranks: experts 0,1 on rank 0 and 2,3 on rank 1. Rank 0 has two tokens:
   // token 0 -> {0, 1} (rank 0 only), token 1 -> {1, 2} (both ranks). Rank 1 has no tokens.
@@ -162,33 +199,34 @@ TEST(Dispatcher, StatsCountRowsOncePerOwnerAndOneResultPerPair) {
   c.k = 2;
   c.layers = 1;
   const ExpertPlacement p = ExpertPlacement::contiguous(1, 4, 2);
-  run_ranks(2, [&](std::shared_ptr<Communicator> comm) {
-    Dispatcher d(comm, comm, p, backend(c), experts(c, p.hold_fn(comm->rank())));
-    if (comm->rank() == 0) {
-      Tokens t = tokens(c, 2, 1);
-      const int32_t ids[] = {0, 1, 1, 2};
-      std::memcpy(t.ex.data<int32_t>(), ids, sizeof(ids));
-      Tensor out = Tensor::empty(DType::F32, {2, c.H});
-      d.run(0, t.x, t.ex, t.w, out);
-      expect_bitwise(out, local_reference(c, 0, t), "rank 0");
-    }
-    d.serve_until_all_idle();
-    const DispatchStats& s = d.stats();
-    if (comm->rank() == 0) {
-      EXPECT_EQ(s.layer_calls, 1);
-      EXPECT_EQ(s.tokens, 2);
-      EXPECT_EQ(s.rows_sent, 3);       // token 0 -> rank 0; token 1 -> ranks 0 and 1
-      EXPECT_EQ(s.rows_received, 2);   // its own two rows
-      EXPECT_EQ(s.pairs_computed, 3);  // (0,0) (0,1) (1,1)
-      EXPECT_EQ(s.served, 0);
-    } else {
-      EXPECT_EQ(s.layer_calls, 0);
-      EXPECT_EQ(s.served, 1);
-      EXPECT_EQ(s.rows_received, 1);   // token 1
-      EXPECT_EQ(s.pairs_computed, 1);  // (1,2)
-      EXPECT_EQ(s.rows_sent, 0);
-    }
-  });
+  for (Transport tr : {Transport::kExchange, Transport::kSharedMemory})
+    run_ranks(2, [&](std::shared_ptr<Communicator> comm) {
+      Dispatcher d(comm, comm, p, backend(c), experts(c, p.hold_fn(comm->rank())), {}, tr);
+      if (comm->rank() == 0) {
+        Tokens t = tokens(c, 2, 1);
+        const int32_t ids[] = {0, 1, 1, 2};
+        std::memcpy(t.ex.data<int32_t>(), ids, sizeof(ids));
+        Tensor out = Tensor::empty(DType::F32, {2, c.H});
+        d.run(0, t.x, t.ex, t.w, out);
+        expect_bitwise(out, local_reference(c, 0, t), "rank 0");
+      }
+      d.serve_until_all_idle();
+      const DispatchStats& s = d.stats();
+      if (comm->rank() == 0) {
+        EXPECT_EQ(s.layer_calls, 1);
+        EXPECT_EQ(s.tokens, 2);
+        EXPECT_EQ(s.rows_sent, 3);       // token 0 -> rank 0; token 1 -> ranks 0 and 1
+        EXPECT_EQ(s.rows_received, 2);   // its own two rows
+        EXPECT_EQ(s.pairs_computed, 3);  // (0,0) (0,1) (1,1)
+        EXPECT_EQ(s.served, 0);
+      } else {
+        EXPECT_EQ(s.layer_calls, 0);
+        EXPECT_EQ(s.served, 1);
+        EXPECT_EQ(s.rows_received, 1);   // token 1
+        EXPECT_EQ(s.pairs_computed, 1);  // (1,2)
+        EXPECT_EQ(s.rows_sent, 0);
+      }
+    });
 }
 
 }  // namespace

@@ -3,9 +3,9 @@
 // Lets unit tests (and the sanitizer build) run R ranks of a replica without mpirun: the
 // collectives publish their buffers in shared slots, meet at a barrier, copy, and meet again
 // before returning (so a sender's buffers stay valid until everyone has read them). Semantics
-// follow communicator.h; split() is supported. abort() ends the process (as MPI_Abort would).
-// run_ranks(R, fn) starts R threads, calls fn(comm) on each and rethrows the first exception.
-// Thread-safety: one thread per rank, as for MPI ranks.
+// follow communicator.h; split() and allocate_shared() are supported. abort() ends the
+// process (as MPI_Abort would). run_ranks(R, fn) starts R threads, calls fn(comm) on each and
+// rethrows the first exception. Thread-safety: one thread per rank, as for MPI ranks.
 #pragma once
 
 #include <algorithm>
@@ -153,6 +153,12 @@ class ThreadCommunicator final : public Communicator {
     if (rank_ == 0) g_->children.clear();  // everyone holds its child now
     g_->sync.arrive_and_wait();
     return std::make_unique<ThreadCommunicator>(child, new_rank);
+  }
+
+  // The threads run on one node: the product's POSIX shared memory, set up over this group.
+  bool can_share_memory() const override { return true; }
+  std::unique_ptr<SharedMemory> allocate_shared(size_t bytes_per_rank) override {
+    return map_node_shared_memory(*this, bytes_per_rank);
   }
 
   [[noreturn]] void abort(const std::string& why) override {
