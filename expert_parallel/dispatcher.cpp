@@ -202,6 +202,10 @@ void Dispatcher::run(int moe_layer, const Tensor& x, const Tensor& experts, cons
     }
   ++stats_.layer_calls;
   stats_.tokens += T;
+  // Shared memory: the rows and metadata go out before the header round when they fit (the
+  // header round then also tells the peers they are there).
+  if (transport_ == Transport::kSharedMemory)
+    publish_shared(experts_[size_t(moe_layer)].hidden, plan, &x);
   const std::vector<Header> all = header_round(kActive, moe_layer, plan);
   stats_.seconds_dispatch += since(t0);
   agreed_layer(all);  // throws on every rank if ranks disagree
@@ -376,6 +380,32 @@ void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vecto
   stats_.seconds_combine += since(t0);
 }
 
+int64_t Dispatcher::meta_capacity(const SharedLayout& L) {
+  return L.meta_rows * L.H * 4 / int64_t(sizeof(PairMeta));
+}
+
+Dispatcher::PairMeta* Dispatcher::shared_meta(int rank) {
+  const SharedLayout& L = shm_layout_;
+  return reinterpret_cast<PairMeta*>(shm_->data() +
+                                     size_t((rank * L.part() + L.tok + L.res) * L.H) * 4);
+}
+
+bool Dispatcher::publish_shared(int64_t H, const Plan& plan, const Tensor* x) {
+  if (!shm_ || shm_layout_.H != H || plan.tokens > shm_layout_.tok ||
+      int64_t(plan.meta.size()) > meta_capacity(shm_layout_))
+    return false;
+  const int me = control_->rank();
+  if (x && plan.tokens > 0) {
+    MOE_ASSERT(x->dtype() == DType::F32 && x->size(1) == H, "tokens must be [T, {}] f32", H);
+    std::memcpy(shm_->data() + size_t(me * shm_layout_.part() * H) * 4, x->raw(),
+                size_t(plan.tokens * H) * 4);
+  }
+  if (!plan.meta.empty())
+    std::memcpy(shared_meta(me), plan.meta.data(), plan.meta.size() * sizeof(PairMeta));
+  shm_->fence();  // before the collective that tells the peers
+  return true;
+}
+
 void Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vector<Header>& all,
                                  const Tensor* x, Tensor* out) {
   auto t0 = Clock::now();
@@ -384,47 +414,60 @@ void Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vec
   const int me = control_->rank();
   Backend& be = *backend_;
 
-  // Every rank's largest part, from the headers every rank holds: the same on all ranks.
-  int64_t max_tokens = 0, max_pairs_in = 0;
+  // Every rank's needs, from the headers every rank holds: every rank decides the same.
+  int64_t max_tokens = 0, max_pairs_out = 0, max_pairs_in = 0;
   for (size_t r = 0; r < R; ++r) {
+    int64_t out_r = 0, in_r = 0;
+    for (size_t d = 0; d < R; ++d) {
+      out_r += all[r * R + d].pairs;
+      in_r += all[d * R + r].pairs;
+    }
     max_tokens = std::max(max_tokens, all[r * R].tokens);
-    max_pairs_in = std::max(max_pairs_in, total(column(all, R, r, &Header::pairs)));
+    max_pairs_out = std::max(max_pairs_out, out_r);
+    max_pairs_in = std::max(max_pairs_in, in_r);
   }
-  reserve_shared(H, max_tokens, max_pairs_in);
-  const int64_t part = shm_tok_ + shm_res_;  // rows per rank
-  // Every rank's parts: [R * part, H] f32.
-  Tensor shared = Tensor::view(DType::F32, {int64_t(R) * part, H}, shm_->data(), nullptr);
-  Tensor mine = shared.slice_rows(me * part, me * part + plan.tokens);
-  if (x && plan.tokens > 0) {
-    MOE_ASSERT(x->dtype() == DType::F32 && x->size(1) == H, "tokens must be [T, {}] f32", H);
-    std::memcpy(mine.raw(), x->raw(), size_t(plan.tokens * H) * sizeof(float));
+  const bool fits = shm_ && shm_layout_.H == H && max_tokens <= shm_layout_.tok &&
+                    max_pairs_out <= meta_capacity(shm_layout_) && max_pairs_in <= shm_layout_.res;
+  if (!fits) {
+    // Some rank's rows did not fit (or this is the first exchange): every rank maps larger
+    // parts, publishes again and waits for the others to have done so.
+    reserve_shared(H, max_tokens, max_pairs_in, max_pairs_out);
+    const bool ok = publish_shared(H, plan, x);
+    MOE_ASSERT(ok, "the shared parts were grown and still do not fit");
+    control_->barrier();
   }
-  shm_->fence();  // this rank's token rows, before the all-to-all-v that publishes them
+  shm_->fence();  // the senders' token rows and metadata are visible from here
+  const SharedLayout& L = shm_layout_;
 
+  // This rank's pairs from every sender, read from the sender's metadata.
   const std::vector<int64_t> pairs_from = column(all, R, size_t(me), &Header::pairs);
   const std::vector<int64_t> pair_from_displ = exclusive_scan(pairs_from);
   const int64_t n_pairs = total(pairs_from), n_pairs_out = int64_t(plan.meta.size());
   std::vector<PairMeta> meta(static_cast<size_t>(n_pairs));
-  control_->alltoallv(plan.meta.data(), plan.pairs_to, plan.pair_displ, meta.data(), pairs_from,
-                      pair_from_displ, sizeof(PairMeta));
-  shm_->fence();  // the senders' token rows are visible from here
   std::vector<int64_t> row_base(R), row_limit(R);
   for (size_t s = 0; s < R; ++s) {
-    row_base[s] = int64_t(s) * part;
+    int64_t displ = 0;  // where the sender's pairs for this rank start in its metadata
+    for (size_t d = 0; d < size_t(me); ++d) displ += all[s * R + d].pairs;
+    if (pairs_from[s] > 0)
+      std::memcpy(meta.data() + pair_from_displ[s], shared_meta(int(s)) + displ,
+                  size_t(pairs_from[s]) * sizeof(PairMeta));
+    row_base[s] = int64_t(s) * L.part();
     row_limit[s] = all[s * R].tokens;
   }
+  // Every rank's parts as rows: [R * part, H] f32.
+  Tensor shared = Tensor::view(DType::F32, {int64_t(R) * L.part(), H}, shm_->data(), nullptr);
   const Grouped g =
       group_by_expert(moe_layer, meta, pair_from_displ, pairs_from, row_base, row_limit);
   Tensor expert_in = buffer(kPairsA, n_pairs, H);
   be.gather_rows(shared, g.gather, expert_in);
   stats_.rows_sent += int64_t(plan.send_tokens.size());
   stats_.rows_received += total(column(all, R, size_t(me), &Header::rows));
-  stats_.bytes_sent += n_pairs_out * int64_t(sizeof(PairMeta)) + n_pairs * 4;
-  stats_.bytes_received += n_pairs * int64_t(sizeof(PairMeta)) + n_pairs_out * 4;
+  stats_.bytes_sent += n_pairs * 4;
+  stats_.bytes_received += n_pairs_out * 4;
   stats_.seconds_dispatch += since(t0);
 
   t0 = Clock::now();
-  const int64_t res0 = me * part + shm_tok_;  // this rank's result rows
+  const int64_t res0 = me * L.part() + L.tok;  // this rank's result rows
   Tensor expert_out = shared.slice_rows(res0, res0 + n_pairs);
   compute_(moe_layer, expert_in, g.offsets, g.weight, expert_out);
   stats_.pairs_computed += n_pairs;
@@ -442,25 +485,31 @@ void Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vec
     std::vector<int32_t> slot(plan.slot.size());
     for (size_t i = 0; i < slot.size(); ++i) {
       const int64_t o = owner[size_t(plan.experts[i])];
-      slot[i] = int32_t(o * part + shm_tok_ + back_in[size_t(plan.slot[i])]);
+      slot[i] = int32_t(o * L.part() + L.tok + back_in[size_t(plan.slot[i])]);
     }
     be.combine(shared, slot, plan.experts, plan.k, *out);
   }
   stats_.seconds_combine += since(t0);
 }
 
-void Dispatcher::reserve_shared(int64_t H, int64_t tok_rows, int64_t res_rows) {
-  if (shm_ && H == shm_H_ && tok_rows <= shm_tok_ && res_rows <= shm_res_) return;
-  const bool same_h = shm_ && H == shm_H_;
-  shm_.reset();  // collective: every rank reaches this from the same headers
-  shm_tok_ = std::max(same_h ? shm_tok_ : 0, std::max<int64_t>(tok_rows + tok_rows / 4, 1));
-  shm_res_ = std::max(same_h ? shm_res_ : 0, std::max<int64_t>(res_rows + res_rows / 4, 1));
-  shm_H_ = H;
-  const int64_t rows_total = int64_t(control_->size()) * (shm_tok_ + shm_res_);
+void Dispatcher::reserve_shared(int64_t H, int64_t tokens, int64_t results, int64_t pairs) {
+  SharedLayout L;
+  if (shm_ && shm_layout_.H == H) L = shm_layout_;
+  shm_.reset();  // every rank reaches this from the same headers
+  auto grow = [](int64_t have, int64_t need) {
+    return std::max(have, std::max<int64_t>(need + need / 4, 1));
+  };
+  L.H = H;
+  L.tok = grow(L.tok, tokens);
+  L.res = grow(L.res, results);
+  const int64_t row_bytes = H * 4;
+  L.meta_rows = grow(L.meta_rows, (pairs * int64_t(sizeof(PairMeta)) + row_bytes - 1) / row_bytes);
+  const int64_t rows_total = int64_t(control_->size()) * L.part();
   MOE_ASSERT(rows_total <= INT32_MAX, "shared parts of {} rows exceed the int32 row index",
              rows_total);
-  shm_ = data_->allocate_shared(size_t((shm_tok_ + shm_res_) * H) * sizeof(float));
+  shm_ = data_->allocate_shared(size_t(L.part() * row_bytes));
   MOE_ASSERT(shm_, "the {} communicator could share memory and then did not", data_->name());
+  shm_layout_ = L;
 }
 
 void Dispatcher::gather_segments(const Tensor& src, std::span<const int32_t> idx,

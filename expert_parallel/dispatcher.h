@@ -7,23 +7,26 @@
 //      goes once to every rank that owns at least one of its experts;
 //   2. header all-gather (state, layer, tokens, rows and pairs per peer, from every rank) on the
 //      control communicator;
-//   3. pair metadata all-to-all-v (row index, expert id, weight) on the control communicator;
+//   3. the pair metadata (row index, expert id, weight) and the token rows reach the owners;
 //   4. the owner assembles one row per pair, sorted by expert (stable: source rank, then the
 //      source's pair order), and runs its local experts in one grouped call
 //      (Backend::expert_ffn over contiguous rows per expert, rows scaled by their weight);
 //   5. the origin sums each token's k result rows in ascending expert id order with
 //      Backend::combine, exactly as the local path (Backend::moe_experts).
 // How rows move in 3-5 (Transport):
-//   kExchange      token rows all-to-all-v on the data communicator, one result row per pair
-//                  back by all-to-all-v (rows for this rank's own experts, and their results,
-//                  are copied locally, not exchanged). Any communicator; the one for NCCL.
-//   kSharedMemory  every rank of the replica on one node: each rank copies its token rows into
-//                  its part of memory that every rank maps (Communicator::allocate_shared); the
-//                  owner gathers its grouped expert rows straight from the senders' parts and
+//   kExchange      metadata all-to-all-v on the control communicator, token rows all-to-all-v
+//                  on the data communicator, one result row per pair back by all-to-all-v (rows
+//                  for this rank's own experts, and their results, are copied locally, not
+//                  exchanged). Any communicator; the one for NCCL. Four rounds per layer.
+//   kSharedMemory  every rank of the replica on one node: before the header round each rank
+//                  copies its token rows and metadata into its part of memory that every rank
+//                  maps (Communicator::allocate_shared); after it the owner reads the senders'
+//                  metadata and gathers its grouped expert rows straight from their parts, and
 //                  its experts write their results into its own part; the owner returns only
-//                  each pair's result row index (all-to-all-v of int32), and the origin's
-//                  combine reads the owners' parts directly. No send or receive buffers: the
-//                  rows are copied once on the way in and read once on the way out.
+//                  each pair's result row index (all-to-all-v of int32), and the origin's combine
+//                  reads the owners' parts directly. Rows are copied once on the way in and read
+//                  once on the way out; two rounds per layer (a third, a barrier, when a rank's
+//                  rows outgrow the parts and every rank maps larger ones).
 //   kAuto          kSharedMemory where the data communicator can share memory, else kExchange.
 // Both transports run the same kernels on the same rows in the same order, so their outputs
 // are identical.
@@ -32,14 +35,16 @@
 // per-row results do not depend on which other rows share the call (true for cpu-ref: outputs
 // are bitwise identical; a blocked GEMM backend may differ in the last bits).
 // Dropless: no capacity factor; every pair is computed.
-// Shared-memory ordering: a rank writes its token rows before the metadata all-to-all-v and
-// reads the senders' rows after it; an owner writes results before returning their indices and
-// an origin reads them after receiving those. A rank rewrites its parts only after the next
-// exchange's header all-gather, which every peer enters only when done with this exchange.
+// Shared-memory ordering: a rank writes its rows and metadata before the header all-gather and
+// owners read them after it; an owner writes results before returning their indices and an
+// origin reads them after receiving those. A peer reads a rank's rows and metadata only when
+// it has pairs from that rank, and answers with their indices, which the rank waits for: so a
+// rank rewrites its rows only once every reader is done. An owner rewrites its results only
+// after the next header all-gather, which every origin enters only when done with this one.
 //
 // Step protocol. Every rank of a replica must take part in every layer exchange of every other
 // rank, but ranks hold different sequences and finish at different steps. Each exchange starts
-// with a header all-to-all in which a rank states whether it is active (in a forward pass, at
+// with a header all-gather in which a rank states whether it is active (in a forward pass, at
 // MoE layer l) or idle. A rank that has no more work calls serve_until_all_idle(): it keeps
 // answering exchanges (zero tokens of its own, its experts still compute for the others) until
 // a header round finds every rank idle; all ranks see the same headers, so all leave together.
@@ -142,9 +147,20 @@ class Dispatcher final : public ExpertRunner {
                           const std::vector<int64_t>& pair_displ, const std::vector<int64_t>& pairs,
                           const std::vector<int64_t>& row_base,
                           const std::vector<int64_t>& row_limit) const;
-  // Grows the shared parts (collectively: every rank decides from the same headers) to hold
-  // tok_rows token rows and res_rows result rows of H floats per rank.
-  void reserve_shared(int64_t H, int64_t tok_rows, int64_t res_rows);
+  // Maps larger shared parts (collectively: every rank decides from the same headers) holding
+  // at least `tokens` token rows, `results` result rows of H floats and `pairs` PairMeta.
+  void reserve_shared(int64_t H, int64_t tokens, int64_t results, int64_t pairs);
+  // Copies this rank's token rows (x, may be null) and pair metadata into its shared part;
+  // false (nothing copied) when they do not fit the current parts.
+  bool publish_shared(int64_t H, const Plan& plan, const Tensor* x);
+  // Rank r's part of the shared mapping, in rows of H floats from row r * part(): token rows
+  // [0, tok), result rows [tok, tok + res), then meta_rows rows of PairMeta entries.
+  struct SharedLayout {
+    int64_t tok = 0, res = 0, meta_rows = 0, H = 0;
+    int64_t part() const { return tok + res + meta_rows; }
+  };
+  static int64_t meta_capacity(const SharedLayout& L);  // PairMeta entries per part
+  PairMeta* shared_meta(int rank);                      // rank's metadata in the mapping
 
   // Exchange buffers on the backend's device, kept between calls (grown to the largest step).
   enum Buffer { kSendRows, kRowsIn, kPairsA, kPairsB, kResultsIn, kNumBuffers };
@@ -163,10 +179,9 @@ class Dispatcher final : public ExpertRunner {
   Transport transport_ = Transport::kExchange;
   DispatchStats stats_;
   std::array<Tensor, kNumBuffers> buffers_;
-  // kSharedMemory: rank r's part holds shm_tok_ token rows then shm_res_ result rows of shm_H_
-  // floats, at row r * (shm_tok_ + shm_res_) of the whole mapping.
+  // kSharedMemory: the mapping of every rank's part, and the parts' layout.
   std::unique_ptr<SharedMemory> shm_;
-  int64_t shm_H_ = 0, shm_tok_ = 0, shm_res_ = 0;
+  SharedLayout shm_layout_;
 };
 
 }  // namespace moe::ep
