@@ -73,7 +73,9 @@ int main(int argc, char** argv) {
   std::string backend_name = "cpu-ref", transport_name_arg = "auto";
   double r1_peak_gib = 0;
   app.add_option("--tokens", T, "tokens per rank per layer call");
-  app.add_option("--iters", iters, "timed iterations");
+  app.add_option("--iters", iters,
+                 "timed iterations (default 10, or 200 below 256 tokens, where one call takes "
+                 "well under a millisecond)");
   app.add_option("--warmup", warmup, "untimed iterations first");
   app.add_option("--hidden", H, "hidden size");
   app.add_option("--experts", E, "experts per layer");
@@ -84,6 +86,7 @@ int main(int argc, char** argv) {
   app.add_option("--r1-peak-gib", r1_peak_gib,
                  "peak RSS of the R = 1 run (GiB), to print each rank's peak against it");
   CLI11_PARSE(app, argc, argv);
+  if (app.count("--iters") == 0 && T < 256) iters = 200;
 
   MpiSession mpi;
   std::shared_ptr<Communicator> comm = MpiCommunicator::world();
@@ -239,7 +242,7 @@ int main(int argc, char** argv) {
                1e3 * td, double(all_bulk) / td / 1e9, tokens / td);
     fmt::print("  raw MPI_Alltoallv same bytes: {:7.2f} ms  {:7.2f} GB/s  {:9.0f} tokens/s\n",
                1e3 * tr, double(all_bulk) / tr / 1e9, tokens / tr);
-    fmt::print("  dispatcher / raw throughput: {:.0f}% (target >= 80%: {})\n", 100.0 * tr / td,
+    fmt::print("  dispatcher / raw throughput: {:.1f}% (target >= 80%: {})\n", 100.0 * tr / td,
                tr >= 0.8 * td ? "met" : "MISSED");
     fmt::print("  rank 0 phases (last call): dispatch {:.2f} ms, stand-in experts {:.2f} ms, "
                "combine {:.2f} ms\n",
