@@ -112,28 +112,48 @@ std::unique_ptr<SharedMemory> map_node_shared_memory(Communicator& c, size_t byt
   return std::make_unique<PosixSharedMemory>(static_cast<std::byte*>(base), bytes_per_rank, total);
 }
 
-std::vector<std::string> allgather_strings(Communicator& c, const std::string& mine) {
-  MOE_ASSERT(c.device() == Device::CPU, "allgather_strings needs a host communicator");
+namespace {
+// Every rank's `mine` in rank order, delivered to `root` only (root >= 0; the others get an
+// empty vector) or to every rank (root < 0).
+std::vector<std::string> collect_strings(Communicator& c, const std::string& mine, int root) {
+  MOE_ASSERT(c.device() == Device::CPU, "collecting strings needs a host communicator");
   const size_t R = size_t(c.size());
   const int64_t n = int64_t(mine.size());
   std::vector<int64_t> sizes(R);
   c.allgather(&n, sizes.data(), sizeof(n));
-  // Each peer gets its own copy of `mine` (send regions of one call do not overlap).
+  auto receives = [&](size_t p) { return root < 0 || int(p) == root; };
+  // One copy of `mine` per receiver (send regions of one call do not overlap).
   std::string send;
-  send.reserve(R * mine.size());
-  for (size_t p = 0; p < R; ++p) send += mine;
-  std::vector<int64_t> sc(R, n), sd(R), rd(R);
+  std::vector<int64_t> sc(R, 0), sd(R, 0), rc(R, 0), rd(R, 0);
+  for (size_t p = 0; p < R; ++p)
+    if (receives(p)) {
+      sd[p] = int64_t(send.size());
+      sc[p] = n;
+      send += mine;
+    }
   int64_t total = 0;
-  for (size_t p = 0; p < R; ++p) {
-    sd[p] = int64_t(p) * n;
-    rd[p] = total;
-    total += sizes[p];
-  }
+  if (receives(size_t(c.rank())))
+    for (size_t p = 0; p < R; ++p) {
+      rd[p] = total;
+      rc[p] = sizes[p];
+      total += sizes[p];
+    }
   std::string recv(size_t(total), '\0');
-  c.alltoallv(send.data(), sc, sd, recv.data(), sizes, rd, 1);
+  c.alltoallv(send.data(), sc, sd, recv.data(), rc, rd, 1);
+  if (!receives(size_t(c.rank()))) return {};
   std::vector<std::string> out(R);
-  for (size_t p = 0; p < R; ++p) out[p] = recv.substr(size_t(rd[p]), size_t(sizes[p]));
+  for (size_t p = 0; p < R; ++p) out[p] = recv.substr(size_t(rd[p]), size_t(rc[p]));
   return out;
+}
+}  // namespace
+
+std::vector<std::string> allgather_strings(Communicator& c, const std::string& mine) {
+  return collect_strings(c, mine, -1);
+}
+
+std::vector<std::string> gather_strings(Communicator& c, const std::string& mine, int root) {
+  MOE_ASSERT(root >= 0 && root < c.size(), "gather to rank {} of {}", root, c.size());
+  return collect_strings(c, mine, root);
 }
 
 void LocalCommunicator::alltoallv(const void* send, std::span<const int64_t> send_counts,

@@ -140,5 +140,7 @@ inline int64_t allreduce_max(Communicator& c, int64_t v) {
 // Every rank's `mine` (bytes of any length, e.g. a serialised result), in rank order. Host
 // communicators only. Collective.
 std::vector<std::string> allgather_strings(Communicator& c, const std::string& mine);
+// The same delivered to `root` only; the other ranks get an empty vector. Collective.
+std::vector<std::string> gather_strings(Communicator& c, const std::string& mine, int root);
 
 }  // namespace moe::ep

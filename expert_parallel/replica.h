@@ -17,7 +17,7 @@
 // Router hooks run on the rank that owns the sequence, before dispatch, on global expert ids,
 // so statistics and interventions do not depend on R. Each rank then holds the results of its
 // own sequences: counts are summed over the replica with allreduce_sum(rep.comm(), ...), other
-// results (serialised) collected with allgather_strings(rep.comm(), ...) (communicator.h).
+// results (serialised) collected with gather_strings(rep.comm(), ..., 0) (communicator.h).
 // run(model, fn): the step protocol. fn may run any number of forward passes (any engine call,
 // or none at all: a rank with no sequences); afterwards the rank serves the other ranks'
 // exchanges until every rank of the replica is done (dispatcher.h). Every rank of the replica

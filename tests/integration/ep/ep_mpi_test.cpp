@@ -94,6 +94,11 @@ TEST(MpiCommunicator, ReductionsBroadcastGatherAndSplit) {
   const auto strings = allgather_strings(w, std::string(size_t(me), char('a' + me)));
   ASSERT_EQ(strings.size(), size_t(R));
   for (int p = 0; p < R; ++p) EXPECT_EQ(strings[size_t(p)], std::string(size_t(p), char('a' + p)));
+  // The same to the last rank only.
+  const auto at_last = gather_strings(w, std::string(size_t(me + 1), char('a' + me)), R - 1);
+  ASSERT_EQ(at_last.size(), me == R - 1 ? size_t(R) : 0u);
+  for (size_t p = 0; p < at_last.size(); ++p)
+    EXPECT_EQ(at_last[p], std::string(p + 1, char('a' + p)));
   // Odd and even ranks, reversed order by key.
   auto half = w.split(me % 2, -me);
   EXPECT_EQ(half->size(), (R + 1 - me % 2) / 2);

@@ -100,6 +100,13 @@ TEST(Replica, SplitMakesReplicasOfConsecutiveRanks) {
     ASSERT_EQ(got.size(), 2u);
     EXPECT_EQ(got[0].size(), size_t(2 * rep.index()));
     EXPECT_EQ(got[1].size(), size_t(2 * rep.index() + 1));
+    // The same to the leader only.
+    const auto led = gather_strings(rep.comm(), std::string(size_t(world->rank()), 'y'), 0);
+    ASSERT_EQ(led.size(), rep.rank() == 0 ? 2u : 0u);
+    if (rep.rank() == 0) {
+      EXPECT_EQ(led[0], std::string(size_t(2 * rep.index()), 'y'));
+      EXPECT_EQ(led[1], std::string(size_t(2 * rep.index() + 1), 'y'));
+    }
   });
 }
 
