@@ -39,8 +39,10 @@ say "1. sbatch jobs/sweep_qwen3.sh (array of 3, throttle 2) and its merge job"
 cd "$MOE_SOURCE_DIR"
 export MOE_SWEEP="$CLI" MOE_CONFIG="$CONFIG" MOE_OVERRIDES="${OVERRIDES[*]} output=$WORK/jobs"
 export MOE_LOG_DIR="$WORK"  # the merge job's log stays out of the source tree
+# --time above the script's --signal=B:USR1@600 lead: with 10 minutes, SLURM's first periodic
+# check would send the graceful-stop signal at once and the tasks it reached would stop early.
 job=$(sbatch --parsable --array=0-2%2 --gres=none --mem=200M --cpus-per-task=1 \
-  --time=00:10:00 --output="$WORK/jobs-%A_%a.out" jobs/sweep_qwen3.sh)
+  --time=00:30:00 --output="$WORK/jobs-%A_%a.out" jobs/sweep_qwen3.sh)
 say "array job $job"
 wait_jobs 300
 unset MOE_SWEEP MOE_CONFIG MOE_OVERRIDES MOE_LOG_DIR
