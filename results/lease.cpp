@@ -161,12 +161,31 @@ bool Leases::acquire(const std::string& name) {
     const std::string old_token = first_line(old);
     const double age = fs_now() - mtime_of(st);
     if (age <= ttl_s_ && !holder_dead(old_token)) return false;
-    const fs::path brk = dir_ / fmt::format("{}.break.{:016x}", name, hash64(old_token));
-    if (!create_exclusive(brk, token + "\n", unique()))
-      return false;  // another process is taking this generation over
+    if (!take_break(name, old_token, token)) return false;
     std::string now;
     if (read_file(p, &now) && first_line(now) == old_token) ::unlink(p.c_str());
     // The stale generation is gone; race for a fresh lease like everyone else.
+  }
+  return false;
+}
+
+// The break file of `old_token`'s generation, created for `token`. If another process holds it,
+// that process is taking the generation over, unless it died doing so (a gone or zombie process
+// of this host, or a break file older than the TTL): then its own break, keyed by its token, is
+// taken in turn, so that among the processes that find it dead exactly one goes on. A chain of
+// breakers that all died is followed the same way.
+bool Leases::take_break(const std::string& name, const std::string& old_token,
+                        const std::string& token) {
+  std::string generation = old_token;
+  for (int depth = 0; depth < 16; ++depth) {
+    const fs::path brk = dir_ / fmt::format("{}.break.{:016x}", name, hash64(generation));
+    if (create_exclusive(brk, token + "\n", unique())) return true;
+    std::string content;
+    struct stat st {};
+    if (!read_file(brk, &content) || ::stat(brk.c_str(), &st) != 0) return false;
+    const std::string breaker = first_line(content);
+    if (fs_now() - mtime_of(st) <= ttl_s_ && !holder_dead(breaker)) return false;
+    generation = breaker;
   }
   return false;
 }

@@ -8,7 +8,8 @@
 // the TTL is stale, and so is a lease whose holder was a process of this host that no longer
 // exists or is a zombie (a killed worker's batches are free at once on its own node). Taking
 // over a stale lease goes through a break file <name>.break.<token hash>, also created
-// atomically, so exactly one process removes each lease generation; break
+// atomically, so exactly one process removes each lease generation; a breaker that died before
+// finishing is taken over the same way (through a break file keyed by its own token); break
 // files stay until remove_all() (the batch is done). Ages are measured against the file
 // system's own clock (the mtime of a freshly touched file), never the local clock, so clock skew
 // between nodes does not matter.
@@ -67,6 +68,8 @@ class Leases {
   std::filesystem::path path(const std::string& name) const;
   std::string new_token();
   std::string unique();  // a temporary-file suffix no other process uses
+  // Takes the right to remove lease generation `old_token` of `name` for `token` (see above).
+  bool take_break(const std::string& name, const std::string& old_token, const std::string& token);
 
   std::filesystem::path dir_;
   std::string owner_;

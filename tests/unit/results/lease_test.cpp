@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "results/lease.h"
 
@@ -155,6 +156,66 @@ TEST(Leases, LeaseOfALiveProcessOfThisHostWaitsForItsTtl) {
   ASSERT_TRUE(self.acquire("g.1"));
   EXPECT_TRUE(b.held_by_other("g.1"));
   EXPECT_FALSE(b.acquire("g.1"));
+  fs::remove_all(d);
+}
+
+// The state a worker killed in the middle of a takeover leaves: the stale lease still names its
+// dead holder, and the break file of that generation names the dead breaker.
+void leave_breaker_mid_takeover(const fs::path& d, const std::string& breaker_token) {
+  const std::string host = [] {
+    char h[256] = {};
+    gethostname(h, sizeof(h) - 1);
+    return std::string(h);
+  }();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  int st = 0;
+  waitpid(child, &st, 0);  // a pid that names no process
+  Leases holder(d, host + ":" + std::to_string(child) + ":x", 3600);
+  ASSERT_TRUE(holder.acquire("g.1"));
+  std::string stale;
+  {
+    std::ifstream in(d / "g.1.lease");
+    std::getline(in, stale);
+  }
+  // A full takeover makes the generation's break file; then put the state back to just after
+  // the breaker created it: the lease is the stale one again, the break file the breaker's.
+  Leases taker(d, "elsewhere:3:t", 3600);
+  ASSERT_TRUE(taker.acquire("g.1"));
+  int breaks = 0;
+  for (const auto& e : fs::directory_iterator(d)) {
+    const std::string f = e.path().filename().string();
+    if (f.rfind("g.1.break.", 0) != 0) continue;
+    std::ofstream(e.path()) << breaker_token << "\n";
+    ++breaks;
+  }
+  ASSERT_EQ(breaks, 1);
+  std::ofstream(d / "g.1.lease") << stale << "\n";
+}
+
+TEST(Leases, ABreakerThatDiedMidTakeoverDoesNotBlockTheLease) {
+  const fs::path d = fresh_dir("dead_breaker");
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  int st = 0;
+  waitpid(child, &st, 0);
+  leave_breaker_mid_takeover(d, std::string(host) + ":" + std::to_string(child) + ":y:1");
+  Leases c(d, "elsewhere:4:c", 3600);
+  EXPECT_TRUE(c.acquire("g.1"));
+  fs::remove_all(d);
+}
+
+TEST(Leases, ALiveBreakerKeepsItsTakeover) {
+  const fs::path d = fresh_dir("live_breaker");
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  leave_breaker_mid_takeover(d, std::string(host) + ":" + std::to_string(getpid()) + ":y:1");
+  Leases c(d, "elsewhere:4:c", 3600);
+  EXPECT_FALSE(c.acquire("g.1"));
   fs::remove_all(d);
 }
 
