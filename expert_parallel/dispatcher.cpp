@@ -132,21 +132,17 @@ Dispatcher::Dispatcher(std::shared_ptr<Communicator> control, std::shared_ptr<Co
     : Dispatcher(std::move(control), std::move(data), std::move(placement), model.backend_ptr(),
                  model_experts(model), {}, transport) {}
 
+namespace {
+constexpr const char* kTransportNames[] = {"auto", "shared_memory", "exchange"};  // by Transport
+}  // namespace
+
 const char* transport_name(Transport t) {
-  switch (t) {
-    case Transport::kAuto:
-      return "auto";
-    case Transport::kSharedMemory:
-      return "shared_memory";
-    case Transport::kExchange:
-      return "exchange";
-  }
-  return "?";
+  return kTransportNames[int(t)];
 }
 
 Transport parse_transport(const std::string& s, const std::string& where) {
-  for (Transport t : {Transport::kAuto, Transport::kSharedMemory, Transport::kExchange})
-    if (s == transport_name(t)) return t;
+  for (int t = 0; t < 3; ++t)
+    if (s == kTransportNames[t]) return Transport(t);
   throw InputError(where, fmt::format("expected auto, shared_memory or exchange, found \"{}\"", s));
 }
 
@@ -315,13 +311,24 @@ Dispatcher::Grouped Dispatcher::group_by_expert(int moe_layer, const std::vector
   return g;
 }
 
+void Dispatcher::run_local_experts(int moe_layer, const Tensor& src, const Grouped& g, Tensor& y,
+                                   Clock::time_point t0) {
+  const int64_t n = int64_t(g.gather.size());
+  Tensor x_rows = buffer(kPairsA, n, src.size(1));
+  backend_->gather_rows(src, g.gather, x_rows);
+  stats_.seconds_dispatch += since(t0);
+  const auto t1 = Clock::now();
+  compute_(moe_layer, x_rows, g.offsets, g.weight, y);
+  stats_.pairs_computed += n;
+  stats_.seconds_experts += since(t1);
+}
+
 void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vector<Header>& all,
                                const Tensor* x, Tensor* out) {
   auto t0 = Clock::now();
   const size_t R = size_t(control_->size());
   const int64_t H = experts_[size_t(moe_layer)].hidden;
   const int me = control_->rank();
-  Backend& be = *backend_;
 
   // Metadata (host) and token rows (device) to the owners.
   const std::vector<int64_t> rows_from = column(all, R, size_t(me), &Header::rows);
@@ -353,20 +360,14 @@ void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vecto
   // One row per received pair, grouped by expert.
   const Grouped g =
       group_by_expert(moe_layer, meta, pair_from_displ, pairs_from, row_from_displ, rows_from);
-  Tensor expert_in = buffer(kPairsA, n_pairs, H);
-  be.gather_rows(rows_in, g.gather, expert_in);
-  stats_.seconds_dispatch += since(t0);
-
-  t0 = Clock::now();
   Tensor expert_out = buffer(kPairsB, n_pairs, H);
-  compute_(moe_layer, expert_in, g.offsets, g.weight, expert_out);
-  stats_.pairs_computed += n_pairs;
-  stats_.seconds_experts += since(t0);
+  run_local_experts(moe_layer, rows_in, g, expert_out, t0);
 
   // Results back in each sender's pair order, then the top-k sum at the origin.
   t0 = Clock::now();
-  // This rank's own results go straight into results_in.
-  Tensor results_out = buffer(kPairsA, n_pairs, H);  // expert_in is no longer needed
+  // This rank's own results go straight into results_in; the experts' input rows (kPairsA)
+  // are no longer needed.
+  Tensor results_out = buffer(kPairsA, n_pairs, H);
   Tensor results_in = buffer(kResultsIn, n_pairs_out, H);
   gather_segments(expert_out, g.back, pair_from_displ, pairs_from, results_out,
                   results_in.slice_rows(plan.pair_displ[size_t(me)],
@@ -376,7 +377,7 @@ void Dispatcher::exchange_rows(int moe_layer, const Plan& plan, const std::vecto
                    size_t(H) * 4);
   stats_.bytes_sent += (n_pairs - pairs_from[size_t(me)]) * H * 4;
   stats_.bytes_received += (n_pairs_out - plan.pairs_to[size_t(me)]) * H * 4;
-  if (out) be.combine(results_in, plan.slot, plan.experts, plan.k, *out);
+  if (out) backend_->combine(results_in, plan.slot, plan.experts, plan.k, *out);
   stats_.seconds_combine += since(t0);
 }
 
@@ -412,7 +413,6 @@ void Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vec
   const size_t R = size_t(control_->size());
   const int64_t H = experts_[size_t(moe_layer)].hidden;
   const int me = control_->rank();
-  Backend& be = *backend_;
 
   // Every rank's needs, from the headers every rank holds: every rank decides the same.
   int64_t max_tokens = 0, max_pairs_out = 0, max_pairs_in = 0;
@@ -458,20 +458,13 @@ void Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vec
   Tensor shared = Tensor::view(DType::F32, {int64_t(R) * L.part(), H}, shm_->data(), nullptr);
   const Grouped g =
       group_by_expert(moe_layer, meta, pair_from_displ, pairs_from, row_base, row_limit);
-  Tensor expert_in = buffer(kPairsA, n_pairs, H);
-  be.gather_rows(shared, g.gather, expert_in);
   stats_.rows_sent += int64_t(plan.send_tokens.size());
   stats_.rows_received += total(column(all, R, size_t(me), &Header::rows));
   stats_.bytes_sent += n_pairs * 4;
   stats_.bytes_received += n_pairs_out * 4;
-  stats_.seconds_dispatch += since(t0);
-
-  t0 = Clock::now();
   const int64_t res0 = me * L.part() + L.tok;  // this rank's result rows
   Tensor expert_out = shared.slice_rows(res0, res0 + n_pairs);
-  compute_(moe_layer, expert_in, g.offsets, g.weight, expert_out);
-  stats_.pairs_computed += n_pairs;
-  stats_.seconds_experts += since(t0);
+  run_local_experts(moe_layer, shared, g, expert_out, t0);
 
   // Each pair's result row index back to its sender; the origin reads the rows in place.
   t0 = Clock::now();
@@ -487,7 +480,7 @@ void Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vec
       const int64_t o = owner[size_t(plan.experts[i])];
       slot[i] = int32_t(o * L.part() + L.tok + back_in[size_t(plan.slot[i])]);
     }
-    be.combine(shared, slot, plan.experts, plan.k, *out);
+    backend_->combine(shared, slot, plan.experts, plan.k, *out);
   }
   stats_.seconds_combine += since(t0);
 }

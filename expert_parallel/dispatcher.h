@@ -24,9 +24,11 @@
 //                  metadata and gathers its grouped expert rows straight from their parts, and
 //                  its experts write their results into its own part; the owner returns only
 //                  each pair's result row index (all-to-all-v of int32), and the origin's combine
-//                  reads the owners' parts directly. Rows are copied once on the way in and read
-//                  once on the way out; two rounds per layer (a third, a barrier, when a rank's
-//                  rows outgrow the parts and every rank maps larger ones).
+//                  reads the owners' parts directly. No send or receive buffers: a token row
+//                  goes into shared memory, then straight into the owner's grouped rows; a
+//                  result row is written once and read in place. Two rounds per layer (a
+//                  third, a barrier, when a rank's rows outgrow the parts and every rank maps
+//                  larger ones).
 //   kAuto          kSharedMemory where the data communicator can share memory, else kExchange.
 // Both transports run the same kernels on the same rows in the same order, so their outputs
 // are identical.
@@ -59,6 +61,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -86,8 +89,8 @@ struct DispatchStats {
   double seconds_combine = 0;   // results back and the top-k sum
 };
 
-enum class Transport { kAuto, kSharedMemory, kExchange };
-const char* transport_name(Transport t);  // "auto", "shared_memory", "exchange"
+enum class Transport { kAuto, kSharedMemory, kExchange };  // values index the names
+const char* transport_name(Transport t);                   // "auto", "shared_memory", "exchange"
 // Parses transport_name()'s strings; InputError naming `where` otherwise.
 Transport parse_transport(const std::string& s, const std::string& where);
 
@@ -147,6 +150,10 @@ class Dispatcher final : public ExpertRunner {
                           const std::vector<int64_t>& pair_displ, const std::vector<int64_t>& pairs,
                           const std::vector<int64_t>& row_base,
                           const std::vector<int64_t>& row_limit) const;
+  // Gathers the grouped rows g.gather of src into the experts' input and runs the local experts
+  // into y ([n, H]); the gather counts as dispatch time (from t0), the experts as their own.
+  void run_local_experts(int moe_layer, const Tensor& src, const Grouped& g, Tensor& y,
+                         std::chrono::steady_clock::time_point t0);
   // Maps larger shared parts (collectively: every rank decides from the same headers) holding
   // at least `tokens` token rows, `results` result rows of H floats and `pairs` PairMeta.
   void reserve_shared(int64_t H, int64_t tokens, int64_t results, int64_t pairs);
