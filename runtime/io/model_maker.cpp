@@ -37,22 +37,25 @@ uint64_t stream_key(uint64_t seed, std::string_view name) {
 }
 
 // Standard normal quantiles at (k + 0.5) / 65536, by bisection on the CDF: 16 random bits give
-// one N(0, 1) sample (tails cut at about 4.3 sigma).
-const std::array<float, 65536>& normal_table() {
-  static const std::array<float, 65536> table = [] {
-    std::array<float, 65536> t{};
-    for (int k = 0; k < 32768; ++k) {
-      const double p = (k + 0.5) / 65536.0;  // < 0.5: negative quantile
-      double lo = -10.0, hi = 0.0;
-      for (int it = 0; it < 60; ++it) {
-        const double mid = 0.5 * (lo + hi);
-        (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
-      }
-      t[size_t(k)] = float(0.5 * (lo + hi));
-      t[size_t(65535 - k)] = -t[size_t(k)];
+// one N(0, 1) sample (tails cut at about 4.3 sigma). A named (non-constexpr) function, not a
+// lambda: GCC would otherwise try to constant-evaluate the 2 million erfc calls at compile time.
+std::array<float, 65536> compute_normal_table() {
+  std::array<float, 65536> t{};
+  for (int k = 0; k < 32768; ++k) {
+    const double p = (k + 0.5) / 65536.0;  // < 0.5: negative quantile
+    double lo = -10.0, hi = 0.0;
+    for (int it = 0; it < 60; ++it) {
+      const double mid = 0.5 * (lo + hi);
+      (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
     }
-    return t;
-  }();
+    t[size_t(k)] = float(0.5 * (lo + hi));
+    t[size_t(65535 - k)] = -t[size_t(k)];
+  }
+  return t;
+}
+
+const std::array<float, 65536>& normal_table() {
+  static const std::array<float, 65536> table = compute_normal_table();
   return table;
 }
 
