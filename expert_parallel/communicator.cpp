@@ -84,7 +84,7 @@ std::unique_ptr<SharedMemory> map_node_shared_memory(Communicator& c, size_t byt
       error = errno_text("ftruncate", name, errno);
     } else if (const int err = posix_fallocate(fd.fd, 0, off_t(total)); err != 0) {
       error = fmt::format(
-          "{} (/dev/shm holds {:.1f} MiB too few? set MOE_EP_TRANSPORT=exchange "
+          "{} (needs {:.1f} MiB of /dev/shm; set MOE_EP_TRANSPORT=exchange "
           "or enlarge /dev/shm)",
           errno_text("posix_fallocate", name, err), double(total) / (1 << 20));
     }

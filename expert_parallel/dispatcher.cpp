@@ -1,6 +1,7 @@
 #include "expert_parallel/dispatcher.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -109,6 +110,7 @@ Dispatcher::Dispatcher(std::shared_ptr<Communicator> control, std::shared_ptr<Co
                                  "host communicator; the {} communicator of {} ranks cannot map "
                                  "memory across them (use exchange or auto)",
                                  data_->name(), data_->size()));
+  requested_ = transport;
   transport_ = transport != Transport::kExchange && can_share ? Transport::kSharedMemory
                                                               : Transport::kExchange;
   if (!compute_) {
@@ -254,10 +256,12 @@ int Dispatcher::agreed_layer(const std::vector<Header>& all) const {
 void Dispatcher::exchange(int moe_layer, const Plan& plan, const std::vector<Header>& all,
                           const Tensor* x, Tensor* out) {
   try {
-    if (transport_ == Transport::kSharedMemory)
-      exchange_shared(moe_layer, plan, all, x, out);
-    else
+    if (transport_ == Transport::kExchange) {
       exchange_rows(moe_layer, plan, all, x, out);
+    } else if (!exchange_shared(moe_layer, plan, all, x, out)) {
+      transport_ = Transport::kExchange;  // every rank, from this exchange on
+      exchange_rows(moe_layer, as_row_plan(plan), all, x, out);
+    }
   } catch (const std::exception& e) {
     // The peers are inside the same exchange and cannot learn of the failure: end the job.
     control_->abort(
@@ -407,7 +411,7 @@ bool Dispatcher::publish_shared(int64_t H, const Plan& plan, const Tensor* x) {
   return true;
 }
 
-void Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vector<Header>& all,
+bool Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vector<Header>& all,
                                  const Tensor* x, Tensor* out) {
   auto t0 = Clock::now();
   const size_t R = size_t(control_->size());
@@ -431,7 +435,17 @@ void Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vec
   if (!fits) {
     // Some rank's rows did not fit (or this is the first exchange): every rank maps larger
     // parts, publishes again and waits for the others to have done so.
-    reserve_shared(H, max_tokens, max_pairs_in, max_pairs_out);
+    try {
+      reserve_shared(H, max_tokens, max_pairs_in, max_pairs_out);
+    } catch (const Error& e) {
+      if (requested_ != Transport::kAuto) throw;
+      if (me == 0)
+        spdlog::warn(
+            "expert-parallel transport: {}; switching to the all-to-all-v exchange for "
+            "the rest of this run (MOE_EP_TRANSPORT=exchange skips the attempt)",
+            e.what());
+      return false;
+    }
     const bool ok = publish_shared(H, plan, x);
     MOE_ASSERT(ok, "the shared parts were grown and still do not fit");
     control_->barrier();
@@ -483,6 +497,19 @@ void Dispatcher::exchange_shared(int moe_layer, const Plan& plan, const std::vec
     backend_->combine(shared, slot, plan.experts, plan.k, *out);
   }
   stats_.seconds_combine += since(t0);
+  return true;
+}
+
+Dispatcher::Plan Dispatcher::as_row_plan(const Plan& plan) {
+  Plan p = plan;
+  std::vector<int32_t> row_of(size_t(plan.tokens));  // token -> its row among those to d
+  for (size_t d = 0; d < plan.rows_to.size(); ++d) {
+    for (int64_t i = 0; i < plan.rows_to[d]; ++i)
+      row_of[size_t(plan.send_tokens[size_t(plan.row_displ[d] + i)])] = int32_t(i);
+    for (int64_t i = plan.pair_displ[d]; i < plan.pair_displ[d] + plan.pairs_to[d]; ++i)
+      p.meta[size_t(i)].row = row_of[size_t(plan.meta[size_t(i)].row)];
+  }
+  return p;
 }
 
 void Dispatcher::reserve_shared(int64_t H, int64_t tokens, int64_t results, int64_t pairs) {

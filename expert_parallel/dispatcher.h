@@ -30,6 +30,9 @@
 //                  third, a barrier, when a rank's rows outgrow the parts and every rank maps
 //                  larger ones).
 //   kAuto          kSharedMemory where the data communicator can share memory, else kExchange.
+//                  If the shared parts cannot be mapped (say /dev/shm is too small), every rank
+//                  learns it in the same collective and kAuto switches to kExchange from that
+//                  exchange on, with a warning; an explicit kSharedMemory fails instead.
 // Both transports run the same kernels on the same rows in the same order, so their outputs
 // are identical.
 // Since every expert row is computed by the same kernel from the same input row and the same
@@ -141,8 +144,13 @@ class Dispatcher final : public ExpertRunner {
                 Tensor* out);
   void exchange_rows(int moe_layer, const Plan& plan, const std::vector<Header>& all,
                      const Tensor* x, Tensor* out);
-  void exchange_shared(int moe_layer, const Plan& plan, const std::vector<Header>& all,
+  // False (nothing exchanged) when the parts had to grow, could not be mapped and kAuto may
+  // switch to kExchange; then every rank returns false.
+  bool exchange_shared(int moe_layer, const Plan& plan, const std::vector<Header>& all,
                        const Tensor* x, Tensor* out);
+  // The plan of a kSharedMemory exchange (pairs name token rows) as kExchange's (pairs name
+  // their row among those sent to the owner).
+  static Plan as_row_plan(const Plan& plan);
   // Received pairs (meta, sender-major in segments pair_displ/pairs) grouped by expert; the
   // grouped row of a pair from sender s reads source row row_base[s] + meta.row, which must be
   // below row_base[s] + row_limit[s].
@@ -156,6 +164,7 @@ class Dispatcher final : public ExpertRunner {
                          std::chrono::steady_clock::time_point t0);
   // Maps larger shared parts (collectively: every rank decides from the same headers) holding
   // at least `tokens` token rows, `results` result rows of H floats and `pairs` PairMeta.
+  // Throws (on every rank) when the mapping fails.
   void reserve_shared(int64_t H, int64_t tokens, int64_t results, int64_t pairs);
   // Copies this rank's token rows (x, may be null) and pair metadata into its shared part;
   // false (nothing copied) when they do not fit the current parts.
@@ -183,6 +192,7 @@ class Dispatcher final : public ExpertRunner {
   std::shared_ptr<Backend> backend_;
   std::vector<ExpertWeights> experts_;  // [L]
   ExpertCompute compute_;
+  Transport requested_ = Transport::kAuto;  // as constructed
   Transport transport_ = Transport::kExchange;
   DispatchStats stats_;
   std::array<Tensor, kNumBuffers> buffers_;

@@ -4,6 +4,8 @@
 # pending batches under leases until none is left, so any number of tasks (and resubmissions)
 # cooperate and only units that are not done run. The batch shell execs the worker, so the
 # --signal=B:USR1@N that SLURM sends before the time limit reaches it and it stops gracefully.
+# The scripts ask for the signal 600 s before the limit: with --time of 10 minutes or less it
+# comes at once and the task stops almost before it starts; pass e.g. --signal=B:USR1@60 too.
 # The task with the lowest index submits one merge job that runs after the whole array
 # (afterany) and builds results.h5, or fails listing what is missing.
 #

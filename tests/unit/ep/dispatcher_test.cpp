@@ -191,6 +191,36 @@ TEST(Dispatcher, TransportChoiceAndErrors) {
   });
 }
 
+TEST(Dispatcher, AutoFallsBackToTheExchangeWhenSharedMemoryCannotBeMapped) {
+  // A /dev/shm that holds the first steps' parts but not the larger ones of rank 1's third step:
+  // auto switches to the exchange (every rank, same step) and stays bitwise equal to the local
+  // path. (An explicit shared_memory aborts the job there, as any failed exchange does.)
+  Case c;
+  const int R = 3;
+  const ExpertPlacement p = ExpertPlacement::contiguous(c.layers, c.E, R);
+  const size_t limit = 64 << 10;  // 64 KiB: parts for 2-4 tokens of H = 16, not for 90
+  run_ranks(
+      R,
+      [&](std::shared_ptr<Communicator> comm) {
+        const int r = comm->rank();
+        Dispatcher d(comm, comm, p, backend(c), experts(c, p.hold_fn(r)));
+        EXPECT_EQ(d.transport(), Transport::kSharedMemory);
+        for (int s = 0; s < 4; ++s)
+          for (int l = 0; l < c.layers; ++l) {
+            const Tokens t =
+                tokens(c, r == 1 && s == 2 ? 900 : 2 + s, uint64_t(100 * r + 10 * s + l));
+            Tensor out = Tensor::empty(DType::F32, {t.x.size(0), c.H});
+            d.run(l, t.x, t.ex, t.w, out);
+            expect_bitwise(out, local_reference(c, l, t),
+                           fmt::format("rank {} step {} layer {}", r, s, l));
+            EXPECT_EQ(d.transport(), s < 2 ? Transport::kSharedMemory : Transport::kExchange)
+                << "step " << s;
+          }
+        d.serve_until_all_idle();
+      },
+      limit);
+}
+
 TEST(Dispatcher, StatsCountRowsOncePerOwnerAndOneResultPerPair) {
   // E = 4 over 2 ranks: experts 0,1 on rank 0 and 2,3 on rank 1. Rank 0 has two tokens:
   // token 0 -> {0, 1} (rank 0 only), token 1 -> {1, 2} (both ranks). Rank 1 has no tokens.

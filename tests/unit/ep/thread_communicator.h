@@ -5,11 +5,16 @@
 // before returning (so a sender's buffers stay valid until everyone has read them). Semantics
 // follow communicator.h; split() and allocate_shared() are supported. abort() ends the
 // process (as MPI_Abort would). run_ranks(R, fn) starts R threads, calls fn(comm) on each and
-// rethrows the first exception. Thread-safety: one thread per rank, as for MPI ranks.
+// rethrows the first exception; run_ranks(R, fn, limit) also plays a /dev/shm of `limit` bytes:
+// allocate_shared() of more fails on every rank as a full /dev/shm makes the product's fail.
+// Thread-safety: one thread per rank, as for MPI ranks.
 #pragma once
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <barrier>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -43,6 +48,7 @@ class ThreadCommunicator final : public Communicator {
     std::vector<Slot> slots;
     std::mutex mu;
     std::map<int, std::shared_ptr<Group>> children;  // split(): color -> new group
+    size_t shared_limit = SIZE_MAX;                  // bytes allocate_shared() may map in all
   };
 
   ThreadCommunicator(std::shared_ptr<Group> g, int rank) : g_(std::move(g)), rank_(rank) {}
@@ -158,6 +164,11 @@ class ThreadCommunicator final : public Communicator {
   // The threads run on one node: the product's POSIX shared memory, set up over this group.
   bool can_share_memory() const override { return true; }
   std::unique_ptr<SharedMemory> allocate_shared(size_t bytes_per_rank) override {
+    if (bytes_per_rank * size_t(g_->size) > g_->shared_limit)
+      throw Error(
+          fmt::format("posix_fallocate of {} bytes failed: No space left on device "
+                      "(test double: /dev/shm of {} bytes)",
+                      bytes_per_rank * size_t(g_->size), g_->shared_limit));
     return map_node_shared_memory(*this, bytes_per_rank);
   }
 
@@ -190,8 +201,10 @@ class ThreadCommunicator final : public Communicator {
 // Runs fn(rank's communicator) on `ranks` threads; rethrows the first exception (by rank).
 // A rank that throws while others wait in a collective would deadlock them, so tests keep
 // throwing code out of collectives (Replica::run propagates errors collectively).
-inline void run_ranks(int ranks, const std::function<void(std::shared_ptr<Communicator>)>& fn) {
+inline void run_ranks(int ranks, const std::function<void(std::shared_ptr<Communicator>)>& fn,
+                      size_t shared_limit = SIZE_MAX) {
   auto group = std::make_shared<ThreadCommunicator::Group>(ranks);
+  group->shared_limit = shared_limit;
   std::vector<std::exception_ptr> errors(static_cast<size_t>(ranks));
   std::vector<std::thread> threads;
   for (int r = 0; r < ranks; ++r)
