@@ -252,30 +252,40 @@ void CpuFastBackend::attention(const Tensor& q, const KvLayer& kv,
     sinks.resize(static_cast<size_t>(nh));
     cpu_load_row(*args.sinks, 0, nh, sinks.data());
   }
-  std::vector<std::pair<int32_t, int32_t>> work;  // (seq, query index)
+  // Work items: up to kAttentionTileRows consecutive query rows of one sequence, per head.
+  constexpr int kTile = cpu::kAttentionTileRows;
+  std::vector<std::pair<int32_t, int32_t>> work;  // (seq, first query index of the tile)
   int64_t max_ctx = 0;
   for (size_t s = 0; s < seqs.size(); ++s) {
     max_ctx = std::max(max_ctx, seqs[s].ctx_len);
-    for (int32_t i = 0; i < seqs[s].q_len; ++i) work.emplace_back(int32_t(s), i);
+    for (int32_t i = 0; i < seqs[s].q_len; i += kTile) work.emplace_back(int32_t(s), i);
   }
   const uint16_t* kp = kv.k.data<uint16_t>();
   const uint16_t* vp = kv.v.data<uint16_t>();
   const float* qp = q.data<float>();
   float* op = out.data<float>();
-#pragma omp parallel if (int64_t(work.size()) * nh * max_ctx * D > kParallelElems)
+#pragma omp parallel if (int64_t(work.size()) * kTile * nh * max_ctx * D > kParallelElems)
   {
-    std::vector<float> scratch(static_cast<size_t>(max_ctx + 48));
-#pragma omp for collapse(2) schedule(dynamic, 4)
+    std::vector<float> scratch(static_cast<size_t>(kTile * (max_ctx + 48)));
+#pragma omp for collapse(2) schedule(dynamic, 2)
     for (int64_t w = 0; w < int64_t(work.size()); ++w)
       for (int64_t h = 0; h < nh; ++h) {
         const AttentionSeq& s = seqs[size_t(work[size_t(w)].first)];
-        const int64_t i = work[size_t(w)].second;
-        const int64_t p = s.ctx_len - s.q_len + i, row = s.q_begin + i, kh = h / group;
-        const int64_t j0 = args.sliding_window > 0 ? std::max<int64_t>(0, p - args.sliding_window + 1) : 0;
-        cpu::attention_row_bf16(qp + (row * nh + h) * D, int(D), s.blocks, kp + kh * 16 * D,
-                                vp + kh * 16 * D, block_stride, j0, p + 1, args.scale,
-                                args.sinks ? &sinks[size_t(h)] : nullptr, scratch.data(),
-                                op + (row * nh + h) * D);
+        const int64_t i0 = work[size_t(w)].second, kh = h / group;
+        const int rows = int(std::min<int64_t>(kTile, s.q_len - i0));
+        const float* qr[kTile];
+        float* orow[kTile];
+        int64_t j0[kTile], j1[kTile];
+        for (int r = 0; r < rows; ++r) {
+          const int64_t p = s.ctx_len - s.q_len + i0 + r, row = s.q_begin + i0 + r;
+          j0[r] = args.sliding_window > 0 ? std::max<int64_t>(0, p - args.sliding_window + 1) : 0;
+          j1[r] = p + 1;
+          qr[r] = qp + (row * nh + h) * D;
+          orow[r] = op + (row * nh + h) * D;
+        }
+        cpu::attention_rows_bf16(rows, qr, int(D), s.blocks, kp + kh * 16 * D, vp + kh * 16 * D,
+                                 block_stride, j0, j1, args.scale,
+                                 args.sinks ? &sinks[size_t(h)] : nullptr, scratch.data(), orow);
       }
   }
 }
@@ -288,7 +298,8 @@ void CpuFastBackend::glu(const Tensor& gate, const Tensor& up, const GluSpec& sp
   const int64_t T = gate.size(0), I = gate.numel() / std::max<int64_t>(T, 1);
 #pragma omp parallel for if (T * I > kParallelElems)
   for (int64_t t = 0; t < T; ++t)
-    cpu::silu_mul_f32(gate.data<float>() + t * I, up.data<float>() + t * I, out.data<float>() + t * I, I);
+    cpu::silu_mul_f32(gate.data<float>() + t * I, up.data<float>() + t * I,
+                      out.data<float>() + t * I, I);
 }
 
 bool CpuFastBackend::fast_experts(const ExpertWeights& w) const {
@@ -411,7 +422,8 @@ void CpuFastBackend::moe_experts(const Tensor& x, const Tensor& experts, const T
   const ExpertBuckets b = bucket_by_expert(experts.data<int32_t>(), weights.data<float>(), T, k, E);
   std::vector<int64_t> padded(size_t(E) + 1, 0);
   for (int e = 0; e < E; ++e)
-    padded[size_t(e) + 1] = padded[size_t(e)] + padded_rows(b.offsets[size_t(e) + 1] - b.offsets[size_t(e)]);
+    padded[size_t(e) + 1] =
+        padded[size_t(e)] + padded_rows(b.offsets[size_t(e) + 1] - b.offsets[size_t(e)]);
   // bf16 copy of x, then each expert's rows gathered (pad rows zero).
   uint16_t* xb = grow(s_->xb, T * H);
   to_bf16(x.data<float>(), xb, T * H);
@@ -445,7 +457,8 @@ void CpuFastBackend::expert_ffn(const Tensor& x_rows, std::span<const int64_t> o
   const int E = int(offsets.size()) - 1;
   std::vector<int64_t> padded(size_t(E) + 1, 0);
   for (int e = 0; e < E; ++e)
-    padded[size_t(e) + 1] = padded[size_t(e)] + padded_rows(offsets[size_t(e) + 1] - offsets[size_t(e)]);
+    padded[size_t(e) + 1] =
+        padded[size_t(e)] + padded_rows(offsets[size_t(e) + 1] - offsets[size_t(e)]);
   uint16_t* rows = grow(s_->rows, padded[size_t(E)] * H);
   for (int e = 0; e < E; ++e) {
     const int64_t m = offsets[size_t(e) + 1] - offsets[size_t(e)];

@@ -33,12 +33,17 @@ void silu_mul_f32(const float* g, const float* u, float* out, int64_t n);
 // the blocks kblk, vblk (one KV head's block, layout above).
 void kv_store_bf16(const float* k, const float* v, int D, int j, uint16_t* kblk, uint16_t* vblk);
 
-// Attention of one query row over keys [j0, j1) of a paged bf16 cache (one KV head).
-//   q: [D] f32; blocks: block table; kbase/vbase: the pools' element pointers for this KV head
-//   of block 0, with `block_stride` elements between consecutive blocks; scale; sink: optional
-//   per-head sink logit (nullptr = none); scratch: >= (j1 - j0 + 32) floats; out: [D] f32.
-void attention_row_bf16(const float* q, int D, const int32_t* blocks, const uint16_t* kbase,
-                        const uint16_t* vbase, int64_t block_stride, int64_t j0, int64_t j1,
-                        float scale, const float* sink, float* scratch, float* out);
+// Attention of `rows` (1..kAttentionTileRows) query rows of one sequence over a paged bf16
+// cache (one KV head): row r attends to keys [j0[r], j1[r]). The rows share every key and value
+// load; each row's result is bitwise what the same call with that row alone gives.
+//   q[r]: [D] f32 (D <= 256); blocks: block table; kbase/vbase: the pools' element pointers for
+//   this KV head of block 0, with `block_stride` elements between consecutive blocks; scale;
+//   sink: optional per-head sink logit (nullptr = none); scratch: >= rows * (n + 16) floats,
+//   n = the keys [min j0, max j1) rounded out to whole blocks; out[r]: [D] f32.
+constexpr int kAttentionTileRows = 4;
+void attention_rows_bf16(int rows, const float* const* q, int D, const int32_t* blocks,
+                         const uint16_t* kbase, const uint16_t* vbase, int64_t block_stride,
+                         const int64_t* j0, const int64_t* j1, float scale, const float* sink,
+                         float* scratch, float* const* out);
 
 }  // namespace moe::cpu

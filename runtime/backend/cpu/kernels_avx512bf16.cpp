@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -15,16 +16,19 @@ namespace moe::cpu {
 
 bool cpu_has_avx512_bf16() {
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512vl") &&
-                         __builtin_cpu_supports("avx512bf16");
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
   return ok;
 }
 
 namespace {
 
-inline __m512bh as_bh(__m512i v) { return (__m512bh)v; }
+inline __m512bh as_bh(__m512i v) {
+  return (__m512bh)v;
+}
 
-inline __m256i cvt_bf16(__m512 v) { return (__m256i)_mm512_cvtneps_pbh(v); }
+inline __m256i cvt_bf16(__m512 v) {
+  return (__m256i)_mm512_cvtneps_pbh(v);
+}
 
 // exp(x) for 16 lanes, relative error ~2 ulp (Cephes expf polynomial, 2^n by scalef).
 inline __m512 exp512(__m512 x) {
@@ -56,8 +60,8 @@ inline uint32_t pack_bf16_pair(float a, float b) {
 
 // NR weight rows x MR token rows of y, over the whole K.
 template <int NR, int MR>
-void small_tile(const uint16_t* x, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw,
-                float* y, int64_t ldy) {
+void small_tile(const uint16_t* x, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw, float* y,
+                int64_t ldy) {
   __m512 acc[NR][MR];
   for (int r = 0; r < NR; ++r)
     for (int t = 0; t < MR; ++t) acc[r][t] = _mm512_setzero_ps();
@@ -67,7 +71,8 @@ void small_tile(const uint16_t* x, int64_t K, int64_t ldx, const uint16_t* w, in
     for (int r = 0; r < NR; ++r) wv[r] = _mm512_loadu_si512(w + r * ldw + k);
     for (int t = 0; t < MR; ++t) xv[t] = _mm512_loadu_si512(x + t * ldx + k);
     for (int r = 0; r < NR; ++r)
-      for (int t = 0; t < MR; ++t) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], as_bh(wv[r]), as_bh(xv[t]));
+      for (int t = 0; t < MR; ++t)
+        acc[r][t] = _mm512_dpbf16_ps(acc[r][t], as_bh(wv[r]), as_bh(xv[t]));
   }
   if (k < K) {
     const __mmask32 m = __mmask32((uint64_t(1) << (K - k)) - 1);
@@ -75,7 +80,8 @@ void small_tile(const uint16_t* x, int64_t K, int64_t ldx, const uint16_t* w, in
     for (int r = 0; r < NR; ++r) wv[r] = _mm512_maskz_loadu_epi16(m, w + r * ldw + k);
     for (int t = 0; t < MR; ++t) xv[t] = _mm512_maskz_loadu_epi16(m, x + t * ldx + k);
     for (int r = 0; r < NR; ++r)
-      for (int t = 0; t < MR; ++t) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], as_bh(wv[r]), as_bh(xv[t]));
+      for (int t = 0; t < MR; ++t)
+        acc[r][t] = _mm512_dpbf16_ps(acc[r][t], as_bh(wv[r]), as_bh(xv[t]));
   }
   for (int r = 0; r < NR; ++r)
     for (int t = 0; t < MR; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
@@ -87,10 +93,17 @@ void small_rows(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint
   int64_t m = 0;
   for (; m + 4 <= M; m += 4) small_tile<NR, 4>(x + m * ldx, K, ldx, w, ldw, y + m * ldy, ldy);
   switch (M - m) {
-    case 3: small_tile<NR, 3>(x + m * ldx, K, ldx, w, ldw, y + m * ldy, ldy); break;
-    case 2: small_tile<NR, 2>(x + m * ldx, K, ldx, w, ldw, y + m * ldy, ldy); break;
-    case 1: small_tile<NR, 1>(x + m * ldx, K, ldx, w, ldw, y + m * ldy, ldy); break;
-    default: break;
+    case 3:
+      small_tile<NR, 3>(x + m * ldx, K, ldx, w, ldw, y + m * ldy, ldy);
+      break;
+    case 2:
+      small_tile<NR, 2>(x + m * ldx, K, ldx, w, ldw, y + m * ldy, ldy);
+      break;
+    case 1:
+      small_tile<NR, 1>(x + m * ldx, K, ldx, w, ldw, y + m * ldy, ldy);
+      break;
+    default:
+      break;
   }
 }
 
@@ -98,7 +111,8 @@ void small_rows(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint
 
 void f32_to_bf16(const float* x, uint16_t* out, int64_t n) {
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i*)(out + i), cvt_bf16(_mm512_loadu_ps(x + i)));
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256((__m256i*)(out + i), cvt_bf16(_mm512_loadu_ps(x + i)));
   if (i < n) {
     const __mmask16 m = __mmask16((1u << (n - i)) - 1);
     _mm256_mask_storeu_epi16(out + i, m, cvt_bf16(_mm512_maskz_loadu_ps(m, x + i)));
@@ -110,10 +124,17 @@ void gemm_bf16_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const
   int64_t n = n0;
   for (; n + 4 <= n1; n += 4) small_rows<4>(x, M, K, ldx, w + n * ldw, ldw, y + n, ldy);
   switch (n1 - n) {
-    case 3: small_rows<3>(x, M, K, ldx, w + n * ldw, ldw, y + n, ldy); break;
-    case 2: small_rows<2>(x, M, K, ldx, w + n * ldw, ldw, y + n, ldy); break;
-    case 1: small_rows<1>(x, M, K, ldx, w + n * ldw, ldw, y + n, ldy); break;
-    default: break;
+    case 3:
+      small_rows<3>(x, M, K, ldx, w + n * ldw, ldw, y + n, ldy);
+      break;
+    case 2:
+      small_rows<2>(x, M, K, ldx, w + n * ldw, ldw, y + n, ldy);
+      break;
+    case 1:
+      small_rows<1>(x, M, K, ldx, w + n * ldw, ldw, y + n, ldy);
+      break;
+    default:
+      break;
   }
 }
 
@@ -125,7 +146,8 @@ void silu_mul_bf16(const float* g, const float* u, uint16_t* out, int64_t n) {
   }
   if (i < n) {
     const __mmask16 m = __mmask16((1u << (n - i)) - 1);
-    const __m512 v = _mm512_mul_ps(silu512(_mm512_maskz_loadu_ps(m, g + i)), _mm512_maskz_loadu_ps(m, u + i));
+    const __m512 v =
+        _mm512_mul_ps(silu512(_mm512_maskz_loadu_ps(m, g + i)), _mm512_maskz_loadu_ps(m, u + i));
     _mm256_mask_storeu_epi16(out + i, m, cvt_bf16(v));
   }
 }
@@ -133,11 +155,13 @@ void silu_mul_bf16(const float* g, const float* u, uint16_t* out, int64_t n) {
 void silu_mul_f32(const float* g, const float* u, float* out, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
-    _mm512_storeu_ps(out + i, _mm512_mul_ps(silu512(_mm512_loadu_ps(g + i)), _mm512_loadu_ps(u + i)));
+    _mm512_storeu_ps(out + i,
+                     _mm512_mul_ps(silu512(_mm512_loadu_ps(g + i)), _mm512_loadu_ps(u + i)));
   if (i < n) {
     const __mmask16 m = __mmask16((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(silu512(_mm512_maskz_loadu_ps(m, g + i)),
-                                                    _mm512_maskz_loadu_ps(m, u + i)));
+    _mm512_mask_storeu_ps(
+        out + i, m,
+        _mm512_mul_ps(silu512(_mm512_maskz_loadu_ps(m, g + i)), _mm512_maskz_loadu_ps(m, u + i)));
   }
 }
 
@@ -152,80 +176,130 @@ void kv_store_bf16(const float* k, const float* v, int D, int j, uint16_t* kblk,
 
 namespace {
 
-// acc[c] += p-pair . V rows, NC chunks of 16 dims (the last one masked to D).
-template <int NC>
-void pv_accumulate(const float* p, int64_t nkeys_aligned, int D, const int32_t* blocks,
-                   int64_t b0, const uint16_t* vbase, int64_t block_stride, float* out) {
-  __m512 acc[NC];
-  for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
-  const int tail = D - (NC - 1) * 16;
-  const __mmask32 tail_mask = __mmask32((uint64_t(1) << (2 * tail)) - 1);
-  for (int64_t j = 0; j < nkeys_aligned; j += 2) {
-    const int64_t key = b0 * 16 + j;
-    const uint16_t* vb = vbase + int64_t(blocks[key / 16]) * block_stride + ((key % 16) / 2) * D * 2;
-    if (p[j] == 0.0f && p[j + 1] == 0.0f) continue;
-    const __m512bh pp = as_bh(_mm512_set1_epi32(int32_t(pack_bf16_pair(p[j], p[j + 1]))));
-    for (int c = 0; c < NC - 1; ++c)
-      acc[c] = _mm512_dpbf16_ps(acc[c], as_bh(_mm512_loadu_si512(vb + c * 32)), pp);
-    acc[NC - 1] = _mm512_dpbf16_ps(acc[NC - 1], as_bh(_mm512_maskz_loadu_epi16(tail_mask, vb + (NC - 1) * 32)), pp);
-  }
-  for (int c = 0; c < NC - 1; ++c) _mm512_storeu_ps(out + c * 16, acc[c]);
-  _mm512_mask_storeu_ps(out + (NC - 1) * 16, __mmask16((1u << tail) - 1), acc[NC - 1]);
-}
-
-using PvFn = void (*)(const float*, int64_t, int, const int32_t*, int64_t, const uint16_t*,
-                      int64_t, float*);
-constexpr PvFn kPv[] = {nullptr,          &pv_accumulate<1>,  &pv_accumulate<2>,  &pv_accumulate<3>,
-                        &pv_accumulate<4>,  &pv_accumulate<5>,  &pv_accumulate<6>,  &pv_accumulate<7>,
-                        &pv_accumulate<8>,  &pv_accumulate<9>,  &pv_accumulate<10>, &pv_accumulate<11>,
-                        &pv_accumulate<12>, &pv_accumulate<13>, &pv_accumulate<14>, &pv_accumulate<15>,
-                        &pv_accumulate<16>};
-
-}  // namespace
-
-void attention_row_bf16(const float* q, int D, const int32_t* blocks, const uint16_t* kbase,
-                        const uint16_t* vbase, int64_t block_stride, int64_t j0, int64_t j1,
-                        float scale, const float* sink, float* scratch, float* out) {
-  // q as bf16 pairs.
-  uint32_t q2[128];
-  for (int d2 = 0; d2 < D / 2; ++d2) q2[d2] = pack_bf16_pair(q[2 * d2], q[2 * d2 + 1]);
-  const int64_t b0 = j0 / 16, b1 = (j1 + 15) / 16;
-  const int64_t base = b0 * 16;  // scratch[j - base]
-  // Scores of 16 keys per block.
+// Scores of R query rows (bf16 pairs q2[r]) against the keys of blocks [b0, b1), scaled, into
+// s[r][(b - b0) * 16 + key]: each K load serves every row. Per row, the sums are formed exactly
+// as for one row alone (two accumulators over even and odd dimension pairs).
+template <int R>
+void qk_tile(const uint32_t (*q2)[128], int D, const int32_t* blocks, const uint16_t* kbase,
+             int64_t block_stride, int64_t b0, int64_t b1, float scale, float* const* s) {
   for (int64_t b = b0; b < b1; ++b) {
     const uint16_t* kb = kbase + int64_t(blocks[b]) * block_stride;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 a0[R], a1[R];
+    for (int r = 0; r < R; ++r) a0[r] = a1[r] = _mm512_setzero_ps();
     int d2 = 0;
     for (; d2 + 2 <= D / 2; d2 += 2) {
-      acc0 = _mm512_dpbf16_ps(acc0, as_bh(_mm512_loadu_si512(kb + d2 * 32)), as_bh(_mm512_set1_epi32(int32_t(q2[d2]))));
-      acc1 = _mm512_dpbf16_ps(acc1, as_bh(_mm512_loadu_si512(kb + (d2 + 1) * 32)), as_bh(_mm512_set1_epi32(int32_t(q2[d2 + 1]))));
+      const __m512bh k0 = as_bh(_mm512_loadu_si512(kb + d2 * 32));
+      const __m512bh k1 = as_bh(_mm512_loadu_si512(kb + (d2 + 1) * 32));
+      for (int r = 0; r < R; ++r) {
+        a0[r] = _mm512_dpbf16_ps(a0[r], k0, as_bh(_mm512_set1_epi32(int32_t(q2[r][d2]))));
+        a1[r] = _mm512_dpbf16_ps(a1[r], k1, as_bh(_mm512_set1_epi32(int32_t(q2[r][d2 + 1]))));
+      }
     }
-    if (d2 < D / 2)
-      acc0 = _mm512_dpbf16_ps(acc0, as_bh(_mm512_loadu_si512(kb + d2 * 32)), as_bh(_mm512_set1_epi32(int32_t(q2[d2]))));
-    _mm512_storeu_ps(scratch + (b - b0) * 16, _mm512_mul_ps(_mm512_add_ps(acc0, acc1), _mm512_set1_ps(scale)));
+    if (d2 < D / 2) {
+      const __m512bh k0 = as_bh(_mm512_loadu_si512(kb + d2 * 32));
+      for (int r = 0; r < R; ++r)
+        a0[r] = _mm512_dpbf16_ps(a0[r], k0, as_bh(_mm512_set1_epi32(int32_t(q2[r][d2]))));
+    }
+    for (int r = 0; r < R; ++r)
+      _mm512_storeu_ps(s[r] + (b - b0) * 16,
+                       _mm512_mul_ps(_mm512_add_ps(a0[r], a1[r]), _mm512_set1_ps(scale)));
   }
-  const int64_t n = (b1 - b0) * 16;
+}
+
+// Softmax (f32) in place over s[0, n), the scores of keys [base, base + n), of which only
+// [j0, j1) are attended (the rest become 0); probabilities normalised before they weight V.
+void softmax_row(float* s, int64_t base, int64_t n, int64_t j0, int64_t j1, const float* sink) {
   const float ninf = -std::numeric_limits<float>::infinity();
-  for (int64_t j = base; j < j0; ++j) scratch[j - base] = ninf;
-  for (int64_t j = j1; j < base + n; ++j) scratch[j - base] = ninf;
-  // Softmax (f32), probabilities normalised before they weight V.
+  for (int64_t j = base; j < j0; ++j) s[j - base] = ninf;
+  for (int64_t j = j1; j < base + n; ++j) s[j - base] = ninf;
   __m512 mv = _mm512_set1_ps(sink ? *sink : ninf);
-  for (int64_t i = 0; i < n; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(scratch + i));
+  for (int64_t i = 0; i < n; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(s + i));
   const float m = _mm512_reduce_max_ps(mv);
   __m512 sv = _mm512_setzero_ps();
   for (int64_t i = 0; i < n; i += 16) {
-    const __m512 s = _mm512_loadu_ps(scratch + i);
-    const __mmask16 live = _mm512_cmp_ps_mask(s, _mm512_set1_ps(ninf), _CMP_NEQ_OQ);
-    const __m512 e = _mm512_maskz_mov_ps(live, exp512(_mm512_sub_ps(s, _mm512_set1_ps(m))));
-    _mm512_storeu_ps(scratch + i, e);
+    const __m512 x = _mm512_loadu_ps(s + i);
+    const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(ninf), _CMP_NEQ_OQ);
+    const __m512 e = _mm512_maskz_mov_ps(live, exp512(_mm512_sub_ps(x, _mm512_set1_ps(m))));
+    _mm512_storeu_ps(s + i, e);
     sv = _mm512_add_ps(sv, e);
   }
   float denom = _mm512_reduce_add_ps(sv);
   if (sink) denom += std::exp(*sink - m);
   const __m512 inv = _mm512_set1_ps(1.0f / denom);
-  for (int64_t i = 0; i < n; i += 16) _mm512_storeu_ps(scratch + i, _mm512_mul_ps(_mm512_loadu_ps(scratch + i), inv));
-  const int nc = (D + 15) / 16;
-  kPv[nc](scratch, n, D, blocks, b0, vbase, block_stride, out);
+  for (int64_t i = 0; i < n; i += 16)
+    _mm512_storeu_ps(s + i, _mm512_mul_ps(_mm512_loadu_ps(s + i), inv));
+}
+
+// out[r][16 * (c0 + c)...] = p[r] . V for CG chunks of 16 dims from chunk c0 (the last of the
+// NC = ceil(D / 16) chunks masked to D), over keys [b0 * 16, b0 * 16 + n): each V load serves
+// every row. A row skips key pairs where both its probabilities are 0, as it would alone, so
+// its sums are formed exactly as for one row.
+template <int R, int CG>
+void pv_tile(const float* const* p, int64_t n, int D, int c0, const int32_t* blocks, int64_t b0,
+             const uint16_t* vbase, int64_t block_stride, float* const* out) {
+  const int NC = (D + 15) / 16, tail = D - (NC - 1) * 16;
+  __m512 acc[R][CG];
+  __mmask32 load_mask[CG];
+  for (int c = 0; c < CG; ++c) {
+    load_mask[c] = c0 + c < NC - 1 ? ~__mmask32(0) : __mmask32((uint64_t(1) << (2 * tail)) - 1);
+    for (int r = 0; r < R; ++r) acc[r][c] = _mm512_setzero_ps();
+  }
+  for (int64_t j = 0; j < n; j += 2) {
+    bool live[R], any = false;
+    for (int r = 0; r < R; ++r) {
+      live[r] = p[r][j] != 0.0f || p[r][j + 1] != 0.0f;
+      any = any || live[r];
+    }
+    if (!any) continue;
+    const int64_t key = b0 * 16 + j;
+    const uint16_t* vb =
+        vbase + int64_t(blocks[key / 16]) * block_stride + ((key % 16) / 2) * D * 2;
+    __m512bh pp[R];
+    for (int r = 0; r < R; ++r)
+      pp[r] = as_bh(_mm512_set1_epi32(int32_t(pack_bf16_pair(p[r][j], p[r][j + 1]))));
+    for (int c = 0; c < CG; ++c) {
+      const __m512bh v = as_bh(_mm512_maskz_loadu_epi16(load_mask[c], vb + (c0 + c) * 32));
+      for (int r = 0; r < R; ++r)
+        if (live[r]) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], v, pp[r]);
+    }
+  }
+  for (int c = 0; c < CG; ++c) {
+    const __mmask16 m = c0 + c < NC - 1 ? __mmask16(0xffff) : __mmask16((1u << tail) - 1);
+    for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(out[r] + (c0 + c) * 16, m, acc[r][c]);
+  }
+}
+
+using QkFn = void (*)(const uint32_t (*)[128], int, const int32_t*, const uint16_t*, int64_t,
+                      int64_t, int64_t, float, float* const*);
+constexpr QkFn kQk[] = {nullptr, &qk_tile<1>, &qk_tile<2>, &qk_tile<3>, &qk_tile<4>};
+using PvFn = void (*)(const float* const*, int64_t, int, int, const int32_t*, int64_t,
+                      const uint16_t*, int64_t, float* const*);
+template <int R>
+constexpr std::array<PvFn, 5> kPvRow = {nullptr, &pv_tile<R, 1>, &pv_tile<R, 2>, &pv_tile<R, 3>,
+                                        &pv_tile<R, 4>};
+constexpr std::array<PvFn, 5> kPv[] = {{}, kPvRow<1>, kPvRow<2>, kPvRow<3>, kPvRow<4>};
+
+}  // namespace
+
+void attention_rows_bf16(int rows, const float* const* q, int D, const int32_t* blocks,
+                         const uint16_t* kbase, const uint16_t* vbase, int64_t block_stride,
+                         const int64_t* j0, const int64_t* j1, float scale, const float* sink,
+                         float* scratch, float* const* out) {
+  uint32_t q2[kAttentionTileRows][128];  // q as bf16 pairs
+  int64_t lo = j0[0], hi = j1[0];
+  for (int r = 0; r < rows; ++r) {
+    for (int d2 = 0; d2 < D / 2; ++d2) q2[r][d2] = pack_bf16_pair(q[r][2 * d2], q[r][2 * d2 + 1]);
+    lo = std::min(lo, j0[r]);
+    hi = std::max(hi, j1[r]);
+  }
+  const int64_t b0 = lo / 16, b1 = (hi + 15) / 16, n = (b1 - b0) * 16;
+  float* s[kAttentionTileRows];
+  for (int r = 0; r < rows; ++r) s[r] = scratch + r * (n + 16);
+  kQk[rows](q2, D, blocks, kbase, block_stride, b0, b1, scale, s);
+  for (int r = 0; r < rows; ++r) softmax_row(s[r], b0 * 16, n, j0[r], j1[r], sink);
+  const int NC = (D + 15) / 16;
+  for (int c0 = 0; c0 < NC; c0 += 4)
+    kPv[rows][size_t(std::min(4, NC - c0))](s, n, D, c0, blocks, b0, vbase, block_stride, out);
 }
 
 }  // namespace moe::cpu
