@@ -76,8 +76,14 @@ void scale_rows(const float* src, int64_t m, int64_t H, const float* weight, flo
 }  // namespace
 
 struct CpuFastBackend::Scratch {
-  std::vector<uint16_t> xb, rows, act, wdec;
+  std::vector<uint16_t> xb, rows, wdec;
   std::vector<float> gate, up, down;
+  // One bf16 expert FFN's intermediates, one set per OpenMP thread (experts_bf16).
+  struct Expert {
+    std::vector<float> gate, up, down;  // [m, 2I] or [m, I]; [m, I]; [m, H]
+    std::vector<uint16_t> act;          // [m, I]
+  };
+  std::vector<Expert> experts;
   struct Rope {
     std::vector<float> inv_freq;
     float scale = 1.0f;
@@ -116,7 +122,7 @@ void CpuFastBackend::matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const 
     return;
   }
   if (cpu::onednn_gemm_bf16(x, M, K, K, w, N, y, ldy)) return;
-  // No usable oneDNN kernel on this machine: plain loops.
+    // No usable oneDNN kernel on this machine: plain loops.
 #pragma omp parallel for
   for (int64_t n = 0; n < N; ++n)
     for (int64_t m = 0; m < M; ++m) {
@@ -317,16 +323,22 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
                                   float* y_rows) {
   const int64_t H = w.hidden, I = w.intermediate;
   const bool fused = w.layout == ExpertWeights::GateUp::kFused;
+  std::vector<int> active;  // experts with rows
   for (int e = 0; e + 1 < int(offsets.size()); ++e) {
-    const int64_t m = offsets[size_t(e) + 1] - offsets[size_t(e)];
-    if (m == 0) continue;
+    if (offsets[size_t(e) + 1] == offsets[size_t(e)]) continue;
     MOE_ASSERT(w.down[size_t(e)].defined() && w.down[size_t(e)].numel() > 0,
                "expert {} is not held by this process", e);
+    active.push_back(e);
+  }
+  // One expert: gate/up GEMM(s), silu(gate) * up into bf16, down GEMM, rows scaled by their
+  // routing weights into y_rows.
+  auto expert = [&](int e, Scratch::Expert& buf) {
+    const int64_t r0 = offsets[size_t(e)], m = offsets[size_t(e) + 1] - r0;
     const int64_t mp = padded[size_t(e) + 1] - padded[size_t(e)];
     const uint16_t* X = rows + padded[size_t(e)] * H;
-    float* G = grow(s_->gate, mp * 2 * I);
-    uint16_t* A = grow(s_->act, mp * I);
-    float* Dn = grow(s_->down, mp * H);
+    float* G = grow(buf.gate, mp * 2 * I);
+    uint16_t* A = grow(buf.act, mp * I);
+    float* Dn = grow(buf.down, mp * H);
     int64_t ldg = I;
     const float* U = nullptr;
     if (fused) {
@@ -334,7 +346,7 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
       ldg = 2 * I;
       U = G + I;
     } else {
-      float* Up = grow(s_->up, mp * I);
+      float* Up = grow(buf.up, mp * I);
       matmul_bf16(X, mp, H, w.gate[size_t(e)].data<uint16_t>(), I, G, I);
       matmul_bf16(X, mp, H, w.up[size_t(e)].data<uint16_t>(), I, Up, I);
       U = Up;
@@ -342,9 +354,32 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
 #pragma omp parallel for if (mp * I > kParallelElems)
     for (int64_t r = 0; r < mp; ++r) cpu::silu_mul_bf16(G + r * ldg, U + r * ldg, A + r * I, I);
     matmul_bf16(A, mp, I, w.down[size_t(e)].data<uint16_t>(), H, Dn, H);
-    const int64_t r0 = offsets[size_t(e)];
     scale_rows(Dn, m, H, row_weight.data() + r0, y_rows + r0 * H);
+  };
+  // With many experts of many rows each (prefill), the experts are spread over the threads and
+  // each runs its products alone (nested regions and oneDNN inside a region run on the calling
+  // thread). Measured on 2 threads against the experts one after another with each product
+  // split over the threads: a layer of OLMoE-1B-7B's experts ~15% more GFLOP/s; prefill 8 x 512
+  // on the OLMoE-shaped bench +6% to +33% in 5 of 6 interleaved pairs (the sixth -1%). Few rows
+  // per expert (decode) keep the products split: there the weights' bandwidth is the cost.
+  if (active.empty()) return;
+  const int threads = omp_get_max_threads();
+  const int64_t total_rows = offsets.back() - offsets.front();
+  const bool spread = threads > 1 && int64_t(active.size()) >= 2 * threads &&
+                      total_rows > kSmallM * int64_t(active.size());
+  if (s_->experts.size() < size_t(spread ? threads : 1)) s_->experts.resize(size_t(threads));
+  if (!spread) {
+    for (int e : active) expert(e, s_->experts[0]);
+    return;
   }
+  // Largest first, handed out one at a time: the threads finish close together.
+  std::stable_sort(active.begin(), active.end(), [&](int a, int b) {
+    return offsets[size_t(a) + 1] - offsets[size_t(a)] >
+           offsets[size_t(b) + 1] - offsets[size_t(b)];
+  });
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i = 0; i < active.size(); ++i)
+    expert(active[i], s_->experts[size_t(omp_get_thread_num())]);
 }
 
 bool CpuFastBackend::mxfp4_experts(const ExpertWeights& w) const {

@@ -2,9 +2,13 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <new>
 #include <tuple>
+#include <unordered_map>
 
 namespace moe::cpu {
 
@@ -15,15 +19,17 @@ using dt = dnnl::memory::data_type;
 // One primitive per (dtype, K, N, ldx, ldy) with M given at run time, so the experts' many
 // different row counts share it (a per-M primitive costs a JIT compilation per new M, and
 // measured no faster on these shapes); the per-M form only where oneDNN refuses a runtime M.
+// Primitives take their scratchpad from the caller (oneDNN's "user" mode): a primitive may then
+// run on several threads at once, each with its own scratchpad.
 struct Gemm {
   dnnl::matmul prim;
-  dnnl::memory::desc wei;
+  dnnl::memory::desc wei, scratch;
 };
 
 struct OneDnn {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
-  dnnl::stream strm{eng};
   using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t>;
+  std::mutex mu;                               // guards cache
   std::map<Key, std::unique_ptr<Gemm>> cache;  // null entry: unsupported
 
   // x[M, K] (row stride ldx) and y[M, N] (row stride ldy); M may be DNNL_RUNTIME_DIM_VAL.
@@ -35,20 +41,37 @@ struct OneDnn {
   }
 
   // A cached primitive for (type, M, ...): the key's M is DNNL_RUNTIME_DIM_VAL for shared ones.
+  // Entries are never removed, so the pointer stays valid after the lock is released.
   Gemm* cached(dt type, int64_t M, int64_t K, int64_t ldx, int64_t N, int64_t ldy) {
     const Key key{int(type), M, K, ldx, N, ldy};
+    std::lock_guard<std::mutex> lock(mu);
     auto it = cache.find(key);
     if (it != cache.end()) return it->second.get();
     std::unique_ptr<Gemm> g;
     try {
       g = std::make_unique<Gemm>();
       g->wei = dnnl::memory::desc({K, N}, type, {1, K});
+      dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       dnnl::matmul::desc md(src_desc(type, M, K, ldx), g->wei, dst_desc(M, N, ldy));
-      g->prim = dnnl::matmul(dnnl::matmul::primitive_desc(md, eng));
+      dnnl::matmul::primitive_desc pd(md, attr, eng);
+      g->scratch = pd.scratchpad_desc();
+      g->prim = dnnl::matmul(pd);
     } catch (const dnnl::error&) {
       g.reset();
     }
     return cache.emplace(key, std::move(g)).first->second.get();
+  }
+
+  // Each calling thread's stream and scratchpad (grown to the largest a primitive asked for).
+  struct PerThread {
+    dnnl::stream strm;
+    std::unique_ptr<uint8_t[], decltype(&std::free)> scratch{nullptr, &std::free};
+    size_t scratch_bytes = 0;
+  };
+  PerThread& per_thread() {
+    thread_local PerThread t{dnnl::stream(eng)};
+    return t;
   }
 
   bool run(dt type, const void* x, int64_t M, int64_t K, int64_t ldx, const void* w, int64_t N,
@@ -56,11 +79,22 @@ struct OneDnn {
     Gemm* g = cached(type, DNNL_RUNTIME_DIM_VAL, K, ldx, N, ldy);
     if (!g) g = cached(type, M, K, ldx, N, ldy);
     if (!g) return false;
+    PerThread& t = per_thread();
+    const size_t need = g->scratch.get_size();
+    if (need > t.scratch_bytes) {
+      const size_t bytes = (need + 63) / 64 * 64;
+      t.scratch.reset(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)));
+      if (!t.scratch) throw std::bad_alloc();
+      t.scratch_bytes = bytes;
+    }
     dnnl::memory xs(src_desc(type, M, K, ldx), eng, const_cast<void*>(x));
     dnnl::memory ws(g->wei, eng, const_cast<void*>(w));
     dnnl::memory ys(dst_desc(M, N, ldy), eng, y);
-    g->prim.execute(strm, {{DNNL_ARG_SRC, xs}, {DNNL_ARG_WEIGHTS, ws}, {DNNL_ARG_DST, ys}});
-    strm.wait();
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, xs}, {DNNL_ARG_WEIGHTS, ws}, {DNNL_ARG_DST, ys}};
+    if (need > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(g->scratch, eng, t.scratch.get()));
+    g->prim.execute(t.strm, args);
+    t.strm.wait();
     return true;
   }
 };

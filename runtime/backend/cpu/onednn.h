@@ -5,8 +5,10 @@
 // Primitives are created once per (dtype, N, K, ldx, ldy) with M a run-time dimension and cached,
 // so the experts' varying row counts compile nothing new (a per-M primitive, used only where
 // oneDNN refuses a run-time M, costs about a millisecond of JIT per new M).
-// oneDNN runs on the OpenMP threads.
-// Thread-safety: call from one thread at a time (the engine's); not reentrant.
+// oneDNN runs on the OpenMP threads; called inside an OpenMP parallel region, a product runs on
+// the calling thread alone.
+// Thread-safety: may be called from several threads at once (each thread has its own oneDNN
+// stream and scratchpad; the primitive cache is locked).
 #pragma once
 
 #include <cstdint>

@@ -10,6 +10,7 @@
 //   MXFP4 experts of an f32 model (f32 sums vs double):         1e-5
 //   combine (f32 sums in the same order):                       1e-6
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -205,6 +206,44 @@ TEST_F(FastVsReference, MoeExpertsBucketedGemmsMatchPerTokenExperts) {
       ref.moe_experts(x, ex, wt, w, orf);
       EXPECT_LE(scaled_max_error(of, orf), 1e-2);
     }
+  }
+}
+
+// Many experts of many rows each (prefill) are spread over the OpenMP threads, each expert's
+// products on one thread; with one thread they run one after another. Each expert's sums are
+// then formed by the same single-threaded kernels either way, so the two must agree bitwise:
+// a thread writing another's buffers, or an expert lost or done twice, breaks that. Also held
+// against the reference backend (bound as above).
+TEST_F(FastVsReference, MoeExpertsSpreadOverThreadsEqualOneThreadBitwise) {
+  const uint64_t seed = base_seed() + 7;
+  SCOPED_TRACE(::testing::Message() << "MOE_TEST_SEED=" << seed);
+  Rand r(seed);
+  const int E = 16, H = 64, I = 48, k = 4;
+  const int64_t T = 400;  // 1600 rows, ~100 per expert: the spread path
+  const int threads_before = omp_get_max_threads();
+  for (auto layout : {ExpertWeights::GateUp::kSeparate, ExpertWeights::GateUp::kFused}) {
+    SCOPED_TRACE(::testing::Message() << "layout " << int(layout));
+    const ExpertWeights w =
+        random_experts(r, E, H, I, layout, ExpertWeights::Format::kFloat, DType::BF16, false);
+    const Tensor x = r.f32({T, H}, 1.0f, true);
+    Tensor ex = Tensor::empty(DType::I32, {T, k}), wt = Tensor::empty(DType::F32, {T, k});
+    random_routing(r, E, k, ex, wt);
+    Tensor one = Tensor::empty(DType::F32, {T, H}), orf = Tensor::empty(DType::F32, {T, H});
+    omp_set_num_threads(1);
+    fast.moe_experts(x, ex, wt, w, one);
+    for (int threads : {2, 3}) {
+      SCOPED_TRACE(::testing::Message() << threads << " threads");
+      omp_set_num_threads(threads);
+      Tensor spread = Tensor::empty(DType::F32, {T, H});
+      fast.moe_experts(x, ex, wt, w, spread);
+      int64_t differ = 0;
+      for (int64_t i = 0; i < T * H; ++i)
+        differ += one.data<float>()[i] != spread.data<float>()[i];
+      EXPECT_EQ(differ, 0) << "of " << T * H << " outputs";
+    }
+    omp_set_num_threads(threads_before);
+    ref.moe_experts(x, ex, wt, w, orf);
+    EXPECT_LE(scaled_max_error(one, orf), 1e-2);
   }
 }
 
