@@ -18,8 +18,12 @@
 # OMP_WAIT_POLICY=active may be a little faster.
 #
 # Usage: bench/run_runtime_bench.sh [BUILD_DIR] [--layers N] [--workdir DIR] [--keep]
-#          [--model DIR] [--python PY] [--repeats N] [--decode-steps N] [--skip-hf] [--skip-hooks]
+#          [--model DIR] [--python PY] [--repeats N] [--decode-steps N] [--rounds N]
+#          [--skip-hf] [--skip-hooks]
 #   --model DIR uses a checkpoint made before (e.g. with --keep) instead of making one.
+#   --rounds N runs steps 2 and 3 N times, alternating, and ends with each round's ratios and
+#     their medians: the machine's speed drifts within minutes, so a ratio is only as good as
+#     the two measurements were close in time.
 # Memory: the checkpoint is ~0.84 GiB per layer + 0.4 GiB embeddings in bf16; transformers holds
 # a second copy. The default 4 layers need about 8 GiB; the full 16 about 28 GiB.
 set -euo pipefail
@@ -28,7 +32,7 @@ if [[ $# -gt 0 && $1 != --* ]]; then
   build=$1
   shift
 fi
-layers=4 workdir=${TMPDIR:-/tmp}/moe-runtime-bench keep=0 python=python3 repeats=1 steps=32
+layers=4 workdir=${TMPDIR:-/tmp}/moe-runtime-bench keep=0 python=python3 repeats=1 steps=32 rounds=1
 skip_hf=0 skip_hooks=0 model=
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -39,11 +43,16 @@ while [[ $# -gt 0 ]]; do
     --python) python=$2; shift 2 ;;
     --repeats) repeats=$2; shift 2 ;;
     --decode-steps) steps=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --skip-hf) skip_hf=1; shift ;;
     --skip-hooks) skip_hooks=1; shift ;;
     *) echo "run_runtime_bench.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
+if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
+  echo "run_runtime_bench.sh: --rounds expects a positive integer, found '$rounds'" >&2
+  exit 2
+fi
 cli="$build/bin/moe-sweep" bench="$build/bench/runtime_bench" hooks="$build/bench/routing_stats_overhead"
 for b in "$cli" "$bench" "$hooks"; do
   if [[ ! -x $b ]]; then
@@ -74,30 +83,62 @@ fi
 echo "figures are for $layers of OLMoE-1B-7B's 16 layers (per-layer shapes as published;" \
   "embedding and lm_head full size)"
 
-echo "== 2. transformers on the same weights"
-ref=()
+hf_ok=0
 if [[ $skip_hf == 1 ]]; then
-  echo "transformers comparison SKIPPED (--skip-hf)"
-elif ! why=$("$python" -c 'import torch, transformers' 2>&1); then
-  echo "transformers comparison SKIPPED: '$python' cannot import torch and transformers" \
-    "(pip install torch transformers, or --python PY): ${why##*$'\n'}"
+  hf_why="--skip-hf"
+elif ! hf_why=$("$python" -c 'import torch, transformers' 2>&1); then
+  hf_why="'$python' cannot import torch and transformers (pip install torch transformers, or --python PY): ${hf_why##*$'\n'}"
 else
-  load
-  "$python" "$here/hf_reference.py" "$model" --repeats "$repeats" --decode-steps "$steps" \
-    > "$workdir/hf.json"
-  "$python" -c 'import json, sys; j = json.load(open(sys.argv[1])); print(
-      "transformers {transformers_version}, torch {torch_version}, {threads} threads: load {load_seconds:.1f} s, "
-      "prefill {p:.1f} tokens/s, decode {d}".format(**j, p=j["prefill"]["tokens_per_s"],
-      d=", ".join("batch %d %.1f tokens/s" % (x["batch"], x["tokens_per_s"]) for x in j["decode"])))' \
-    "$workdir/hf.json"
-  ref=(--reference "$workdir/hf.json")
+  hf_ok=1
 fi
+for ((round = 1; round <= rounds; ++round)); do
+  [[ $rounds -gt 1 ]] && echo "=== round $round of $rounds"
+  echo "== 2. transformers on the same weights"
+  ref=()
+  if [[ $hf_ok == 0 ]]; then
+    echo "transformers comparison SKIPPED: $hf_why"
+  else
+    load
+    "$python" "$here/hf_reference.py" "$model" --repeats "$repeats" --decode-steps "$steps" \
+      > "$workdir/hf.json"
+    "$python" -c 'import json, sys; j = json.load(open(sys.argv[1])); print(
+        "transformers {transformers_version}, torch {torch_version}, {threads} threads: load {load_seconds:.1f} s, "
+        "prefill {p:.1f} tokens/s, decode {d}".format(**j, p=j["prefill"]["tokens_per_s"],
+        d=", ".join("batch %d %.1f tokens/s" % (x["batch"], x["tokens_per_s"]) for x in j["decode"])))' \
+      "$workdir/hf.json"
+    ref=(--reference "$workdir/hf.json")
+  fi
 
-echo "== 3. runtime_bench (fast CPU backend)"
-load
-"$bench" "$model" --backend cpu --repeats "$repeats" --decode-steps "$steps" \
-  --layers-of-full 16 "${ref[@]}"
-load
+  echo "== 3. runtime_bench (fast CPU backend)"
+  load
+  "$bench" "$model" --backend cpu --repeats "$repeats" --decode-steps "$steps" \
+    --layers-of-full 16 "${ref[@]}" | tee "$workdir/round$round.txt"
+  load
+done
+if [[ $rounds -gt 1 ]]; then
+  echo "== rounds: each round's figures (moe-sweep / transformers, and of bound) and the medians"
+  "$python" - "$workdir" "$rounds" <<'PY'
+import re, statistics, sys
+workdir, rounds = sys.argv[1], int(sys.argv[2])
+cols = {}
+for r in range(1, rounds + 1):
+    for line in open(f"{workdir}/round{r}.txt"):
+        m = re.match(r"(prefill \S+ x \S+|decode batch \d+)\s+([\d.]+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", line)
+        if m:
+            ratio = m.group(4)[:-1] if m.group(4) != "-" else None
+            of = m.group(6)[:-1] if m.group(6) != "-" else None
+            cols.setdefault(m.group(1), []).append((ratio, of))
+for what, vals in cols.items():
+    ratios = [float(a) for a, _ in vals if a]
+    ofs = [float(b) for _, b in vals if b]
+    line = f"{what:<20}"
+    if ratios:
+        line += " ratio " + " ".join(f"{x:.2f}x" for x in ratios) + f"  median {statistics.median(ratios):.2f}x"
+    if ofs:
+        line += "   of bound " + " ".join(f"{x:.1f}%" for x in ofs) + f"  median {statistics.median(ofs):.1f}%"
+    print(line)
+PY
+fi
 
 if [[ $skip_hooks == 0 ]]; then
   echo "== 4. routing statistics collectors' cost (target < 3% of forward time)"

@@ -359,9 +359,10 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
   // With many experts of many rows each (prefill), the experts are spread over the threads and
   // each runs its products alone (nested regions and oneDNN inside a region run on the calling
   // thread). Measured on 2 threads against the experts one after another with each product
-  // split over the threads: a layer of OLMoE-1B-7B's experts ~15% more GFLOP/s; prefill 8 x 512
-  // on the OLMoE-shaped bench +6% to +33% in 5 of 6 interleaved pairs (the sixth -1%). Few rows
-  // per expert (decode) keep the products split: there the weights' bandwidth is the cost.
+  // split over the threads: a layer of OLMoE-1B-7B's experts +16% and +29% GFLOP/s (medians of
+  // two runs); prefill 8 x 512 on the OLMoE-shaped bench -1% to +33% in 6 interleaved pairs
+  // (median +11%). Few rows per expert (decode) keep the products split: there the weights'
+  // bandwidth is the cost.
   if (active.empty()) return;
   const int threads = omp_get_max_threads();
   const int64_t total_rows = offsets.back() - offsets.front();
