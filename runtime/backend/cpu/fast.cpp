@@ -122,7 +122,7 @@ void CpuFastBackend::matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const 
     return;
   }
   if (cpu::onednn_gemm_bf16(x, M, K, K, w, N, y, ldy)) return;
-    // No usable oneDNN kernel on this machine: plain loops.
+  // No usable oneDNN kernel on this machine: plain loops.
 #pragma omp parallel for
   for (int64_t n = 0; n < N; ++n)
     for (int64_t m = 0; m < M; ++m) {

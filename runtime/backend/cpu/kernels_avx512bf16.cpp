@@ -230,13 +230,35 @@ void softmax_row(float* s, int64_t base, int64_t n, int64_t j0, int64_t j1, cons
     _mm512_storeu_ps(s + i, _mm512_mul_ps(_mm512_loadu_ps(s + i), inv));
 }
 
+// Rounds each of the rows' probabilities p[r][0, n) (n a multiple of 16) to bf16 in place: key
+// pair j / 2 becomes the 32-bit word at byte 4 * (j / 2) of p[r] (packed_pair), as pack_bf16_pair
+// gives it (the same conversion instruction), so the value pass converts each probability once.
+void pack_probabilities(int R, float* const* p, int64_t n) {
+  for (int r = 0; r < R; ++r) {
+    uint16_t* out = reinterpret_cast<uint16_t*>(p[r]);
+    // Chunk i's 16 halves land in bytes [32 i, 32 i + 32), within chunks already read.
+    for (int64_t i = 0; i < n; i += 16)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), cvt_bf16(_mm512_loadu_ps(p[r] + i)));
+  }
+}
+
+// The bf16 pair `pair` of a row packed by pack_probabilities.
+inline uint32_t packed_pair(const float* packed, int64_t pair) {
+  uint32_t w;
+  std::memcpy(&w, reinterpret_cast<const char*>(packed) + 4 * pair, 4);
+  return w;
+}
+
 // out[r][16 * (c0 + c)...] = p[r] . V for CG chunks of 16 dims from chunk c0 (the last of the
-// NC = ceil(D / 16) chunks masked to D), over keys [b0 * 16, b0 * 16 + n): each V load serves
-// every row. A row skips key pairs where both its probabilities are 0, as it would alone, so
-// its sums are formed exactly as for one row.
+// NC = ceil(D / 16) chunks masked to D), over keys [b0 * 16, b0 * 16 + n); pk[r] holds row r's
+// probabilities as bf16 pairs (pack_probabilities). Each V load serves every row. Key pairs
+// whose probabilities are 0 in every row are skipped. A row whose pair is 0 while another's is
+// not still accumulates its zero products: they leave its sums bitwise unchanged (an f32 sum
+// that starts at +0 never becomes -0, and x + 0 = x), so each row's sums equal those of the
+// row alone.
 template <int R, int CG>
-void pv_tile(const float* const* p, int64_t n, int D, int c0, const int32_t* blocks, int64_t b0,
-             const uint16_t* vbase, int64_t block_stride, float* const* out) {
+void pv_tile(const float* const* pk, int64_t n, int D, int c0, const int32_t* blocks,
+             int64_t b0, const uint16_t* vbase, int64_t block_stride, float* const* out) {
   const int NC = (D + 15) / 16, tail = D - (NC - 1) * 16;
   __m512 acc[R][CG];
   __mmask32 load_mask[CG];
@@ -245,22 +267,20 @@ void pv_tile(const float* const* p, int64_t n, int D, int c0, const int32_t* blo
     for (int r = 0; r < R; ++r) acc[r][c] = _mm512_setzero_ps();
   }
   for (int64_t j = 0; j < n; j += 2) {
-    bool live[R], any = false;
+    uint32_t w[R], any = 0;
     for (int r = 0; r < R; ++r) {
-      live[r] = p[r][j] != 0.0f || p[r][j + 1] != 0.0f;
-      any = any || live[r];
+      w[r] = packed_pair(pk[r], j / 2);
+      any |= w[r];
     }
-    if (!any) continue;
+    if (any == 0) continue;
     const int64_t key = b0 * 16 + j;
     const uint16_t* vb =
         vbase + int64_t(blocks[key / 16]) * block_stride + ((key % 16) / 2) * D * 2;
     __m512bh pp[R];
-    for (int r = 0; r < R; ++r)
-      pp[r] = as_bh(_mm512_set1_epi32(int32_t(pack_bf16_pair(p[r][j], p[r][j + 1]))));
+    for (int r = 0; r < R; ++r) pp[r] = as_bh(_mm512_set1_epi32(int32_t(w[r])));
     for (int c = 0; c < CG; ++c) {
       const __m512bh v = as_bh(_mm512_maskz_loadu_epi16(load_mask[c], vb + (c0 + c) * 32));
-      for (int r = 0; r < R; ++r)
-        if (live[r]) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], v, pp[r]);
+      for (int r = 0; r < R; ++r) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], v, pp[r]);
     }
   }
   for (int c = 0; c < CG; ++c) {
@@ -297,6 +317,7 @@ void attention_rows_bf16(int rows, const float* const* q, int D, const int32_t* 
   for (int r = 0; r < rows; ++r) s[r] = scratch + r * (n + 16);
   kQk[rows](q2, D, blocks, kbase, block_stride, b0, b1, scale, s);
   for (int r = 0; r < rows; ++r) softmax_row(s[r], b0 * 16, n, j0[r], j1[r], sink);
+  pack_probabilities(rows, s, n);
   const int NC = (D + 15) / 16;
   for (int c0 = 0; c0 < NC; c0 += 4)
     kPv[rows][size_t(std::min(4, NC - c0))](s, n, D, c0, blocks, b0, vbase, block_stride, out);
