@@ -368,7 +368,8 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
   const int64_t total_rows = offsets.back() - offsets.front();
   const bool spread = threads > 1 && int64_t(active.size()) >= 2 * threads &&
                       total_rows > kSmallM * int64_t(active.size());
-  if (s_->experts.size() < size_t(spread ? threads : 1)) s_->experts.resize(size_t(threads));
+  const size_t sets = spread ? size_t(threads) : 1;  // buffer sets in use
+  if (s_->experts.size() < sets) s_->experts.resize(sets);
   if (!spread) {
     for (int e : active) expert(e, s_->experts[0]);
     return;

@@ -2,13 +2,13 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <tuple>
 #include <unordered_map>
+
+#include "runtime/core/tensor.h"
 
 namespace moe::cpu {
 
@@ -66,11 +66,10 @@ struct OneDnn {
   // Each calling thread's stream and scratchpad (grown to the largest a primitive asked for).
   struct PerThread {
     dnnl::stream strm;
-    std::unique_ptr<uint8_t[], decltype(&std::free)> scratch{nullptr, &std::free};
-    size_t scratch_bytes = 0;
+    Tensor scratch;  // U8 [bytes], 64-byte aligned
   };
   PerThread& per_thread() {
-    thread_local PerThread t{dnnl::stream(eng)};
+    thread_local PerThread t{dnnl::stream(eng), Tensor::empty(DType::U8, {0})};
     return t;
   }
 
@@ -80,19 +79,14 @@ struct OneDnn {
     if (!g) g = cached(type, M, K, ldx, N, ldy);
     if (!g) return false;
     PerThread& t = per_thread();
-    const size_t need = g->scratch.get_size();
-    if (need > t.scratch_bytes) {
-      const size_t bytes = (need + 63) / 64 * 64;
-      t.scratch.reset(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)));
-      if (!t.scratch) throw std::bad_alloc();
-      t.scratch_bytes = bytes;
-    }
+    const int64_t need = int64_t(g->scratch.get_size());
+    if (need > t.scratch.numel()) t.scratch = Tensor::empty(DType::U8, {need});
     dnnl::memory xs(src_desc(type, M, K, ldx), eng, const_cast<void*>(x));
     dnnl::memory ws(g->wei, eng, const_cast<void*>(w));
     dnnl::memory ys(dst_desc(M, N, ldy), eng, y);
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, xs}, {DNNL_ARG_WEIGHTS, ws}, {DNNL_ARG_DST, ys}};
-    if (need > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(g->scratch, eng, t.scratch.get()));
+    if (need > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(g->scratch, eng, t.scratch.raw()));
     g->prim.execute(t.strm, args);
     t.strm.wait();
     return true;
