@@ -97,6 +97,7 @@ CpuFastBackend::CpuFastBackend(BackendOptions options)
   options_.bf16_rounding = false;  // the fast path keeps f32 activations
   round_ = false;
   bf16_kernels_ = cpu::cpu_has_avx512_bf16();
+  amx_kernels_ = bf16_kernels_ && cpu::cpu_has_amx_bf16();
 }
 
 CpuFastBackend::~CpuFastBackend() = default;
@@ -258,30 +259,41 @@ void CpuFastBackend::attention(const Tensor& q, const KvLayer& kv,
     sinks.resize(static_cast<size_t>(nh));
     cpu_load_row(*args.sinks, 0, nh, sinks.data());
   }
-  // Work items: up to kAttentionTileRows consecutive query rows of one sequence, per head.
-  constexpr int kTile = cpu::kAttentionTileRows;
+  // Work items: consecutive query rows of one sequence, per head. A sequence with at least a
+  // full AMX tile of queries (prefill) goes through the tile units kAmxAttentionRows rows at a
+  // time, its last tile padded; shorter ones (decode) kAttentionTileRows rows at a time on the
+  // vector units. Either way a row's result does not depend on the other rows of its tile.
+  const bool amx = amx_kernels_ && D % 32 == 0 && D <= 128;
+  auto tile_rows = [&](const AttentionSeq& s) {
+    return amx && s.q_len >= cpu::kAmxAttentionRows ? cpu::kAmxAttentionRows
+                                                    : cpu::kAttentionTileRows;
+  };
   std::vector<std::pair<int32_t, int32_t>> work;  // (seq, first query index of the tile)
-  int64_t max_ctx = 0;
+  int64_t max_ctx = 0, max_tile = 1;
   for (size_t s = 0; s < seqs.size(); ++s) {
+    const int tile = tile_rows(seqs[s]);
     max_ctx = std::max(max_ctx, seqs[s].ctx_len);
-    for (int32_t i = 0; i < seqs[s].q_len; i += kTile) work.emplace_back(int32_t(s), i);
+    max_tile = std::max<int64_t>(max_tile, tile);
+    for (int32_t i = 0; i < seqs[s].q_len; i += tile) work.emplace_back(int32_t(s), i);
   }
   const uint16_t* kp = kv.k.data<uint16_t>();
   const uint16_t* vp = kv.v.data<uint16_t>();
   const float* qp = q.data<float>();
   float* op = out.data<float>();
-#pragma omp parallel if (int64_t(work.size()) * kTile * nh * max_ctx * D > kParallelElems)
+  constexpr int kMaxTile = std::max(cpu::kAttentionTileRows, cpu::kAmxAttentionRows);
+#pragma omp parallel if (int64_t(work.size()) * max_tile * nh * max_ctx * D > kParallelElems)
   {
-    std::vector<float> scratch(static_cast<size_t>(kTile * (max_ctx + 48)));
+    std::vector<float> scratch(static_cast<size_t>(max_tile * (max_ctx + 48)));
 #pragma omp for collapse(2) schedule(dynamic, 2)
     for (int64_t w = 0; w < int64_t(work.size()); ++w)
       for (int64_t h = 0; h < nh; ++h) {
         const AttentionSeq& s = seqs[size_t(work[size_t(w)].first)];
         const int64_t i0 = work[size_t(w)].second, kh = h / group;
-        const int rows = int(std::min<int64_t>(kTile, s.q_len - i0));
-        const float* qr[kTile];
-        float* orow[kTile];
-        int64_t j0[kTile], j1[kTile];
+        const int tile = tile_rows(s);
+        const int rows = int(std::min<int64_t>(tile, s.q_len - i0));
+        const float* qr[kMaxTile];
+        float* orow[kMaxTile];
+        int64_t j0[kMaxTile], j1[kMaxTile];
         for (int r = 0; r < rows; ++r) {
           const int64_t p = s.ctx_len - s.q_len + i0 + r, row = s.q_begin + i0 + r;
           j0[r] = args.sliding_window > 0 ? std::max<int64_t>(0, p - args.sliding_window + 1) : 0;
@@ -289,9 +301,9 @@ void CpuFastBackend::attention(const Tensor& q, const KvLayer& kv,
           qr[r] = qp + (row * nh + h) * D;
           orow[r] = op + (row * nh + h) * D;
         }
-        cpu::attention_rows_bf16(rows, qr, int(D), s.blocks, kp + kh * 16 * D, vp + kh * 16 * D,
-                                 block_stride, j0, j1, args.scale,
-                                 args.sinks ? &sinks[size_t(h)] : nullptr, scratch.data(), orow);
+        (tile == cpu::kAmxAttentionRows ? cpu::attention_rows_amx : cpu::attention_rows_bf16)(
+            rows, qr, int(D), s.blocks, kp + kh * 16 * D, vp + kh * 16 * D, block_stride, j0, j1,
+            args.scale, args.sinks ? &sinks[size_t(h)] : nullptr, scratch.data(), orow);
       }
   }
 }

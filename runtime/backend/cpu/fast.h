@@ -3,7 +3,8 @@
 // small ones (decode: few rows per weight) through an AVX512-BF16 streaming kernel; activations
 // stay f32 (GEMM inputs are rounded to bf16, as a bf16 checkpoint's are in the reference);
 // multi-threaded with OpenMP. The KV cache of a bf16 model is bf16 in a blocked layout
-// (kernels.h) read by an AVX512-BF16 attention kernel.
+// (kernels.h) read by attention kernels: a prefill sequence's queries 16 rows at a time on the
+// AMX tile units where the CPU has them, decode's on AVX512-BF16.
 // MoE: tokens bucketed by expert (counting sort), one GEMM per expert over contiguous rows
 // (row counts rounded up to a few sizes so oneDNN primitives are reused).
 // MXFP4 experts (gpt_oss) stay the checkpoint's MXFP4 views. An expert with few rows (decode)
@@ -72,6 +73,7 @@ class CpuFastBackend : public CpuReferenceBackend {
                     const Tensor& scales, bool bf16_inputs, float* y);
   bool mxfp4_experts(const ExpertWeights& w) const;
   bool bf16_kernels_ = false;
+  bool amx_kernels_ = false;  // prefill attention on the AMX tile units
   std::unique_ptr<Scratch> s_;
 };
 

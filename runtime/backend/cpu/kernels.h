@@ -1,6 +1,7 @@
-// Hand-written kernels of the fast CPU backend for AVX-512 with BF16 (vdpbf16ps), compiled with
-// those instructions enabled in kernels_avx512bf16.cpp only; call them only when
-// cpu_has_avx512_bf16() is true (the backend checks once and falls back otherwise).
+// Hand-written kernels of the fast CPU backend for AVX-512 with BF16 (vdpbf16ps) and, for
+// attention, AMX-BF16 (tdpbf16ps), compiled with those instructions enabled in
+// kernels_avx512bf16.cpp only; call them only when cpu_has_avx512_bf16() (cpu_has_amx_bf16())
+// is true (the backend checks once and falls back otherwise).
 //
 // Conventions: bf16 values are uint16_t bit patterns; every kernel is single-threaded over the
 // range it is given (the caller splits work across OpenMP threads); no allocation.
@@ -45,5 +46,20 @@ void attention_rows_bf16(int rows, const float* const* q, int D, const int32_t* 
                          const uint16_t* kbase, const uint16_t* vbase, int64_t block_stride,
                          const int64_t* j0, const int64_t* j1, float scale, const float* sink,
                          float* scratch, float* const* out);
+
+// AMX: whether the CPU has AMX-BF16 and Linux grants this process the tile state (asked once).
+bool cpu_has_amx_bf16();
+
+// attention_rows_bf16 for a tile of up to kAmxAttentionRows rows on the AMX tile units: the
+// same arguments and layouts, for head sizes D % 32 == 0, D <= 128; call only when
+// cpu_has_amx_bf16(). Scores and p.V are tile products (f32 sums of bf16 products, summed in
+// another order than attention_rows_bf16's); softmax and the rounding of q and the
+// probabilities to bf16 are the same. Each row's result is bitwise what the same call with that
+// row alone gives. scratch: >= kAmxAttentionRows * (n + 16) floats (n as above).
+constexpr int kAmxAttentionRows = 16;
+void attention_rows_amx(int rows, const float* const* q, int D, const int32_t* blocks,
+                        const uint16_t* kbase, const uint16_t* vbase, int64_t block_stride,
+                        const int64_t* j0, const int64_t* j1, float scale, const float* sink,
+                        float* scratch, float* const* out);
 
 }  // namespace moe::cpu

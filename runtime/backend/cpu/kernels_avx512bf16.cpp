@@ -1,8 +1,11 @@
-// AVX-512 BF16 kernels (see kernels.h). This file alone is compiled with -mavx512bf16 & co.
+// AVX-512 BF16 and AMX-BF16 kernels (see kernels.h). This file alone is compiled with
+// -mavx512bf16, -mamx-bf16 & co.
 // GCC 12's _mm512_reduce_* use an intentionally undefined register that -Wuninitialized flags.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -206,10 +209,15 @@ void qk_tile(const uint32_t (*q2)[128], int D, const int32_t* blocks, const uint
   }
 }
 
-// Softmax (f32) in place over s[0, n), the scores of keys [base, base + n), of which only
-// [j0, j1) are attended (the rest become 0); probabilities normalised before they weight V.
-void softmax_row(float* s, int64_t base, int64_t n, int64_t j0, int64_t j1, const float* sink) {
+// Softmax (f32) in place over s[0, n), the scores of keys [base, base + n) multiplied by `scale`
+// first (1: already scaled), of which only [j0, j1) are attended (the rest become 0);
+// probabilities normalised before they weight V.
+void softmax_row(float* s, int64_t base, int64_t n, int64_t j0, int64_t j1, float scale,
+                 const float* sink) {
   const float ninf = -std::numeric_limits<float>::infinity();
+  if (scale != 1.0f)
+    for (int64_t i = 0; i < n; i += 16)
+      _mm512_storeu_ps(s + i, _mm512_mul_ps(_mm512_loadu_ps(s + i), _mm512_set1_ps(scale)));
   for (int64_t j = base; j < j0; ++j) s[j - base] = ninf;
   for (int64_t j = j1; j < base + n; ++j) s[j - base] = ninf;
   __m512 mv = _mm512_set1_ps(sink ? *sink : ninf);
@@ -316,11 +324,148 @@ void attention_rows_bf16(int rows, const float* const* q, int D, const int32_t* 
   float* s[kAttentionTileRows];
   for (int r = 0; r < rows; ++r) s[r] = scratch + r * (n + 16);
   kQk[rows](q2, D, blocks, kbase, block_stride, b0, b1, scale, s);
-  for (int r = 0; r < rows; ++r) softmax_row(s[r], b0 * 16, n, j0[r], j1[r], sink);
+  for (int r = 0; r < rows; ++r) softmax_row(s[r], b0 * 16, n, j0[r], j1[r], 1.0f, sink);
   pack_probabilities(rows, s, n);
   const int NC = (D + 15) / 16;
   for (int c0 = 0; c0 < NC; c0 += 4)
     kPv[rows][size_t(std::min(4, NC - c0))](s, n, D, c0, blocks, b0, vbase, block_stride, out);
+}
+
+namespace {
+
+// Palette-1 tile configuration (the layout LDTILECFG reads).
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+  void set(int tile, int nrows, int bytes_per_row) {
+    rows[tile] = uint8_t(nrows);
+    colsb[tile] = uint16_t(bytes_per_row);
+  }
+};
+static_assert(sizeof(TileConfig) == 64);
+
+// S = Q K^T: tiles 0..3 hold the query rows' dimension chunks 32c..32c+31 (bf16, 16 rows), tile 4
+// one chunk of a key block ([16 dimension pairs][16 keys][2], the cache's K layout), tile 5 the
+// block's 16 x 16 f32 scores.
+TileConfig qk_config() {
+  TileConfig c;
+  for (int t = 0; t < 6; ++t) c.set(t, 16, 64);
+  return c;
+}
+
+// O += P V: tile 0 holds 16 rows' probabilities of one key block (16 bf16 each), tile 1 one
+// 16-dimension chunk of its values ([8 key pairs][16 dims][2], rows D * 4 bytes apart in the
+// cache's V layout), tiles 4..7 the f32 sums of 4 chunks.
+TileConfig pv_config() {
+  TileConfig c;
+  c.set(0, 16, 32);
+  c.set(1, 8, 64);
+  for (int t = 4; t < 8; ++t) c.set(t, 16, 64);
+  return c;
+}
+
+}  // namespace
+
+bool cpu_has_amx_bf16() {
+  // The CPU has the instructions, and Linux lets this process use the tile data state
+  // (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA; process-wide, idempotent).
+  static const bool ok = cpu_has_avx512_bf16() && __builtin_cpu_supports("amx-tile") &&
+                         __builtin_cpu_supports("amx-bf16") &&
+                         syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+  return ok;
+}
+
+void attention_rows_amx(int rows, const float* const* q, int D, const int32_t* blocks,
+                        const uint16_t* kbase, const uint16_t* vbase, int64_t block_stride,
+                        const int64_t* j0, const int64_t* j1, float scale, const float* sink,
+                        float* scratch, float* const* out) {
+  constexpr int R = kAmxAttentionRows;
+  const int NQ = D / 32;  // dimension chunks of the query tiles (1..4)
+  alignas(64) uint16_t qb[R * 128];  // [R][D] bf16, rows past `rows` zero
+  alignas(64) float ob[R * 128];     // [R][D] f32 sums
+  int64_t lo = j0[0], hi = j1[0];
+  for (int r = 0; r < R; ++r) {
+    uint16_t* qr = qb + r * D;
+    if (r >= rows) {
+      std::memset(qr, 0, size_t(D) * 2);
+      continue;
+    }
+    for (int d = 0; d < D; d += 16)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qr + d), cvt_bf16(_mm512_loadu_ps(q[r] + d)));
+    lo = std::min(lo, j0[r]);
+    hi = std::max(hi, j1[r]);
+  }
+  const int64_t b0 = lo / 16, b1 = (hi + 15) / 16, n = (b1 - b0) * 16, ld = n + 16;
+  float* s[R];
+  for (int r = 0; r < R; ++r) s[r] = scratch + r * ld;
+
+  const TileConfig qk = qk_config();
+  _tile_loadconfig(&qk);
+  _tile_loadd(0, qb, D * 2);
+  if (NQ > 1) _tile_loadd(1, qb + 32, D * 2);
+  if (NQ > 2) _tile_loadd(2, qb + 64, D * 2);
+  if (NQ > 3) _tile_loadd(3, qb + 96, D * 2);
+  for (int64_t b = b0; b < b1; ++b) {
+    const uint16_t* kb = kbase + int64_t(blocks[b]) * block_stride;  // [D/2][16][2]
+    _tile_zero(5);
+    _tile_loadd(4, kb, 64);
+    _tile_dpbf16ps(5, 0, 4);
+    if (NQ > 1) {
+      _tile_loadd(4, kb + 512, 64);
+      _tile_dpbf16ps(5, 1, 4);
+    }
+    if (NQ > 2) {
+      _tile_loadd(4, kb + 1024, 64);
+      _tile_dpbf16ps(5, 2, 4);
+    }
+    if (NQ > 3) {
+      _tile_loadd(4, kb + 1536, 64);
+      _tile_dpbf16ps(5, 3, 4);
+    }
+    _tile_stored(5, s[0] + (b - b0) * 16, ld * 4);
+  }
+
+  for (int r = 0; r < rows; ++r) softmax_row(s[r], b0 * 16, n, j0[r], j1[r], scale, sink);
+  pack_probabilities(rows, s, n);
+  for (int r = rows; r < R; ++r) std::memset(s[r], 0, size_t(n) * 2);
+
+  const TileConfig pv = pv_config();
+  _tile_loadconfig(&pv);
+  const int NC = D / 16;  // 16-dimension chunks of the output (2..8)
+  for (int c0 = 0; c0 < NC; c0 += 4) {
+    const int cg = std::min(4, NC - c0);
+    _tile_zero(4);
+    _tile_zero(5);
+    _tile_zero(6);
+    _tile_zero(7);
+    for (int64_t b = b0; b < b1; ++b) {
+      const uint16_t* vb = vbase + int64_t(blocks[b]) * block_stride + c0 * 32;  // [8][D][2]
+      _tile_loadd(0, reinterpret_cast<const uint16_t*>(s[0]) + (b - b0) * 16, ld * 4);
+      _tile_loadd(1, vb, D * 4);
+      _tile_dpbf16ps(4, 0, 1);
+      if (cg > 1) {
+        _tile_loadd(1, vb + 32, D * 4);
+        _tile_dpbf16ps(5, 0, 1);
+      }
+      if (cg > 2) {
+        _tile_loadd(1, vb + 64, D * 4);
+        _tile_dpbf16ps(6, 0, 1);
+      }
+      if (cg > 3) {
+        _tile_loadd(1, vb + 96, D * 4);
+        _tile_dpbf16ps(7, 0, 1);
+      }
+    }
+    _tile_stored(4, ob + c0 * 16, D * 4);
+    if (cg > 1) _tile_stored(5, ob + (c0 + 1) * 16, D * 4);
+    if (cg > 2) _tile_stored(6, ob + (c0 + 2) * 16, D * 4);
+    if (cg > 3) _tile_stored(7, ob + (c0 + 3) * 16, D * 4);
+  }
+  _tile_release();
+  for (int r = 0; r < rows; ++r) std::memcpy(out[r], ob + r * D, size_t(D) * 4);
 }
 
 }  // namespace moe::cpu
