@@ -169,11 +169,31 @@ void silu_mul_f32(const float* g, const float* u, float* out, int64_t n) {
 }
 
 void kv_store_bf16(const float* k, const float* v, int D, int j, uint16_t* kblk, uint16_t* vblk) {
-  for (int d = 0; d < D; ++d) {
-    const __m128i kb = (__m128i)_mm_cvtneps_pbh(_mm_set1_ps(k[d]));
-    const __m128i vb = (__m128i)_mm_cvtneps_pbh(_mm_set1_ps(v[d]));
-    kblk[((d / 2) * 16 + j) * 2 + d % 2] = uint16_t(_mm_extract_epi16(kb, 0));
-    vblk[((j / 2) * D + d) * 2 + j % 2] = uint16_t(_mm_extract_epi16(vb, 0));
+  // K: dims (d, d + 1) are the 32-bit word (d / 2) * 16 + j: 16 pairs at a time, converted
+  // together and scattered 16 words apart. V: dim d of key j is element (j / 2) * D * 2 + 2 d +
+  // j % 2, so 16 dims at a time, widened to 32-bit lanes with the value in the half j % 2
+  // selects, are one masked 16-bit store.
+  const __m512i pair_index = _mm512_mullo_epi32(
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
+  int32_t* kw = reinterpret_cast<int32_t*>(kblk) + j;
+  uint16_t* vrow = vblk + (j / 2) * D * 2;
+  const __mmask32 vmask = j % 2 ? 0xAAAAAAAAu : 0x55555555u;
+  for (int d = 0; d < D; d += 32) {
+    const int n = std::min(32, D - d);  // even
+    const __mmask16 lo = __mmask16((1u << std::min(16, n)) - 1);
+    const __mmask16 hi = __mmask16(n > 16 ? (1u << (n - 16)) - 1 : 0);
+    const __m512 k0 = _mm512_maskz_loadu_ps(lo, k + d), k1 = _mm512_maskz_loadu_ps(hi, k + d + 16);
+    const __m512i kp = (__m512i)_mm512_cvtne2ps_pbh(k1, k0);  // bf16 of dims d..d+31 in order
+    _mm512_mask_i32scatter_epi32(kw + (d / 2) * 16, __mmask16((1u << (n / 2)) - 1), pair_index,
+                                 kp, 4);
+    for (int h = 0; h < n; h += 16) {
+      const int m = std::min(16, n - h);
+      const __m512i wide = _mm512_cvtepu16_epi32(
+          cvt_bf16(_mm512_maskz_loadu_ps(__mmask16((1u << m) - 1), v + d + h)));
+      const __m512i placed = j % 2 ? _mm512_slli_epi32(wide, 16) : wide;
+      const __mmask32 live = __mmask32((uint64_t(1) << (2 * m)) - 1);
+      _mm512_mask_storeu_epi16(vrow + 2 * (d + h), vmask & live, placed);
+    }
   }
 }
 

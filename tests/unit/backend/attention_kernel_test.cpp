@@ -103,6 +103,41 @@ void tile_rows_case(AttentionRowsFn attend, int tile, std::initializer_list<int>
   }
 }
 
+// kv_store_bf16 puts key j's dim d where kernels.h's layout says, rounded to nearest even, and
+// writes nothing else of the block (the other slots keep a marker), for head sizes with and
+// without a partial group of 32 dims.
+TEST(AttentionKernel, KvStorePlacesEachValueWhereTheLayoutSays) {
+  if (!have_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto bf16 = [](float x) {  // round to nearest even (finite x)
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  };
+  for (int D : {128, 24, 2, 64, 40}) {
+    SCOPED_TRACE(::testing::Message() << "D " << D);
+    constexpr uint16_t kMarker = 0xdead;
+    std::vector<uint16_t> kb(size_t(16 * D), kMarker), vb(kb.size(), kMarker);
+    std::vector<std::vector<float>> kr(16), vr(16);
+    for (int j : {5, 0, 15, 8, 1}) {  // some slots, in no particular order
+      kr[size_t(j)].resize(size_t(D));
+      vr[size_t(j)].resize(size_t(D));
+      for (auto& x : kr[size_t(j)]) x = normal(rng);
+      for (auto& x : vr[size_t(j)]) x = normal(rng);
+      cpu::kv_store_bf16(kr[size_t(j)].data(), vr[size_t(j)].data(), D, j, kb.data(), vb.data());
+    }
+    for (int j = 0; j < 16; ++j)
+      for (int d = 0; d < D; ++d) {
+        const bool stored = !kr[size_t(j)].empty();
+        const size_t ki = size_t(((d / 2) * 16 + j) * 2 + d % 2);
+        const size_t vi = size_t(((j / 2) * D + d) * 2 + j % 2);
+        EXPECT_EQ(kb[ki], stored ? bf16(kr[size_t(j)][size_t(d)]) : kMarker) << "K j " << j << " d " << d;
+        EXPECT_EQ(vb[vi], stored ? bf16(vr[size_t(j)][size_t(d)]) : kMarker) << "V j " << j << " d " << d;
+      }
+  }
+}
+
 TEST(AttentionKernel, TileRowsEqualSingleRowsBitwise) {
   if (!have_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
   tile_rows_case(&cpu::attention_rows_bf16, cpu::kAttentionTileRows, {128, 24, 64},
