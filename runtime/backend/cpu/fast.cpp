@@ -20,13 +20,6 @@ constexpr int64_t kSmallM = 16;              // at most this many rows: the stre
 constexpr int64_t kParallelElems = 1 << 15;  // below this, element-wise ops stay serial
 constexpr int64_t kMxfp4FusedRows = 4;       // at most this many rows: the fused MXFP4 kernel
 
-// Row counts given to oneDNN are rounded up so few distinct primitives get created.
-int64_t padded_rows(int64_t m) {
-  if (m <= kSmallM) return m;
-  if (m <= 256) return (m + 31) / 32 * 32;
-  return (m + 63) / 64 * 64;
-}
-
 template <typename T>
 T* grow(std::vector<T>& v, int64_t n) {
   if (int64_t(v.size()) < n) v.resize(size_t(n));
@@ -77,10 +70,10 @@ void scale_rows(const float* src, int64_t m, int64_t H, const float* weight, flo
 
 struct CpuFastBackend::Scratch {
   std::vector<uint16_t> xb, rows, wdec;
-  std::vector<float> gate, up, down;
+  std::vector<float> gate, up;
   // One bf16 expert FFN's intermediates, one set per OpenMP thread (experts_bf16).
   struct Expert {
-    std::vector<float> gate, up, down;  // [m, 2I] or [m, I]; [m, I]; [m, H]
+    std::vector<float> gate, up;  // [m, 2I] or [m, I]; [m, I]
     std::vector<uint16_t> act;          // [m, I]
   };
   std::vector<Expert> experts;
@@ -330,7 +323,6 @@ bool CpuFastBackend::fast_experts(const ExpertWeights& w) const {
 }
 
 void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t> offsets,
-                                  std::span<const int64_t> padded,
                                   std::span<const float> row_weight, const ExpertWeights& w,
                                   float* y_rows) {
   const int64_t H = w.hidden, I = w.intermediate;
@@ -342,31 +334,30 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
                "expert {} is not held by this process", e);
     active.push_back(e);
   }
-  // One expert: gate/up GEMM(s), silu(gate) * up into bf16, down GEMM, rows scaled by their
-  // routing weights into y_rows.
+  // One expert: gate/up GEMM(s), silu(gate) * up into bf16, down GEMM into its rows of y_rows,
+  // scaled there by their routing weights.
   auto expert = [&](int e, Scratch::Expert& buf) {
     const int64_t r0 = offsets[size_t(e)], m = offsets[size_t(e) + 1] - r0;
-    const int64_t mp = padded[size_t(e) + 1] - padded[size_t(e)];
-    const uint16_t* X = rows + padded[size_t(e)] * H;
-    float* G = grow(buf.gate, mp * 2 * I);
-    uint16_t* A = grow(buf.act, mp * I);
-    float* Dn = grow(buf.down, mp * H);
+    const uint16_t* X = rows + r0 * H;
+    float* G = grow(buf.gate, m * 2 * I);
+    uint16_t* A = grow(buf.act, m * I);
+    float* Y = y_rows + r0 * H;
     int64_t ldg = I;
     const float* U = nullptr;
     if (fused) {
-      matmul_bf16(X, mp, H, w.gate_up[size_t(e)].data<uint16_t>(), 2 * I, G, 2 * I);
+      matmul_bf16(X, m, H, w.gate_up[size_t(e)].data<uint16_t>(), 2 * I, G, 2 * I);
       ldg = 2 * I;
       U = G + I;
     } else {
-      float* Up = grow(buf.up, mp * I);
-      matmul_bf16(X, mp, H, w.gate[size_t(e)].data<uint16_t>(), I, G, I);
-      matmul_bf16(X, mp, H, w.up[size_t(e)].data<uint16_t>(), I, Up, I);
+      float* Up = grow(buf.up, m * I);
+      matmul_bf16(X, m, H, w.gate[size_t(e)].data<uint16_t>(), I, G, I);
+      matmul_bf16(X, m, H, w.up[size_t(e)].data<uint16_t>(), I, Up, I);
       U = Up;
     }
-#pragma omp parallel for if (mp * I > kParallelElems)
-    for (int64_t r = 0; r < mp; ++r) cpu::silu_mul_bf16(G + r * ldg, U + r * ldg, A + r * I, I);
-    matmul_bf16(A, mp, I, w.down[size_t(e)].data<uint16_t>(), H, Dn, H);
-    scale_rows(Dn, m, H, row_weight.data() + r0, y_rows + r0 * H);
+#pragma omp parallel for if (m * I > kParallelElems)
+    for (int64_t r = 0; r < m; ++r) cpu::silu_mul_bf16(G + r * ldg, U + r * ldg, A + r * I, I);
+    matmul_bf16(A, m, I, w.down[size_t(e)].data<uint16_t>(), H, Y, H);
+    scale_rows(Y, m, H, row_weight.data() + r0, Y);
   };
   // With many experts of many rows each (prefill), the experts are spread over the threads and
   // each runs its products alone (nested regions and oneDNN inside a region run on the calling
@@ -419,19 +410,15 @@ void CpuFastBackend::matmul_mxfp4(const float* x, int64_t M, int64_t K, const Te
     });
     return;
   }
-  const int64_t mp = padded_rows(M);
-  uint16_t* xb = grow(s_->xb, mp * K);
+  uint16_t* xb = grow(s_->xb, M * K);
   to_bf16(x, xb, M * K);
   // More rows of a bf16 model: W decoded to bf16 once (exact) into scratch, then the bf16 GEMM
-  // (inputs rounded to bf16 as for bf16 weights) on padded rows.
-  std::memset(xb + M * K, 0, size_t((mp - M) * K) * 2);
+  // (inputs rounded to bf16 as for bf16 weights).
   uint16_t* wb = grow(s_->wdec, N * K);
   split_rows(N, N * K, [&](int64_t n0, int64_t n1) {
     cpu::mxfp4_rows_to_bf16(b, s, K, n0, n1, wb + n0 * K);
   });
-  float* yp = grow(s_->down, mp * N);
-  matmul_bf16(xb, mp, K, wb, N, yp, N);
-  std::memcpy(y, yp, size_t(M * N) * 4);
+  matmul_bf16(xb, M, K, wb, N, y, N);
 }
 
 void CpuFastBackend::experts_mxfp4(const Tensor& x_rows, std::span<const int64_t> offsets,
@@ -469,25 +456,16 @@ void CpuFastBackend::moe_experts(const Tensor& x, const Tensor& experts, const T
   const int64_t T = x.size(0), H = x.size(1);
   const int k = int(experts.size(1)), E = w.num_experts();
   const ExpertBuckets b = bucket_by_expert(experts.data<int32_t>(), weights.data<float>(), T, k, E);
-  std::vector<int64_t> padded(size_t(E) + 1, 0);
-  for (int e = 0; e < E; ++e)
-    padded[size_t(e) + 1] =
-        padded[size_t(e)] + padded_rows(b.offsets[size_t(e) + 1] - b.offsets[size_t(e)]);
-  // bf16 copy of x, then each expert's rows gathered (pad rows zero).
+  // bf16 copy of x, then each expert's rows gathered.
   uint16_t* xb = grow(s_->xb, T * H);
   to_bf16(x.data<float>(), xb, T * H);
-  uint16_t* rows = grow(s_->rows, padded[size_t(E)] * H);
+  uint16_t* rows = grow(s_->rows, T * k * H);
 #pragma omp parallel for if (T * k * H > kParallelElems)
-  for (int e = 0; e < E; ++e) {
-    const int64_t r0 = b.offsets[size_t(e)], m = b.offsets[size_t(e) + 1] - r0;
-    uint16_t* dst = rows + padded[size_t(e)] * H;
-    for (int64_t r = 0; r < m; ++r)
-      std::memcpy(dst + r * H, xb + int64_t(b.token[size_t(r0 + r)]) * H, size_t(H) * 2);
-    const int64_t pad = padded[size_t(e) + 1] - padded[size_t(e)] - m;
-    if (pad > 0) std::memset(dst + m * H, 0, size_t(pad * H) * 2);
-  }
+  for (int e = 0; e < E; ++e)
+    for (int64_t r = b.offsets[size_t(e)]; r < b.offsets[size_t(e) + 1]; ++r)
+      std::memcpy(rows + r * H, xb + int64_t(b.token[size_t(r)]) * H, size_t(H) * 2);
   Tensor y = alloc(DType::F32, {T * k, H});
-  experts_bf16(rows, b.offsets, padded, b.weight, w, y.data<float>());
+  experts_bf16(rows, b.offsets, b.weight, w, y.data<float>());
   combine(y, b.slot_row, std::span<const int32_t>(experts.data<int32_t>(), size_t(T * k)), k, out);
 }
 
@@ -502,21 +480,11 @@ void CpuFastBackend::expert_ffn(const Tensor& x_rows, std::span<const int64_t> o
     CpuReferenceBackend::expert_ffn(x_rows, offsets, row_weight, w, y_rows);
     return;
   }
-  const int64_t H = w.hidden;
-  const int E = int(offsets.size()) - 1;
-  std::vector<int64_t> padded(size_t(E) + 1, 0);
-  for (int e = 0; e < E; ++e)
-    padded[size_t(e) + 1] =
-        padded[size_t(e)] + padded_rows(offsets[size_t(e) + 1] - offsets[size_t(e)]);
-  uint16_t* rows = grow(s_->rows, padded[size_t(E)] * H);
-  for (int e = 0; e < E; ++e) {
-    const int64_t m = offsets[size_t(e) + 1] - offsets[size_t(e)];
-    uint16_t* dst = rows + padded[size_t(e)] * H;
-    to_bf16(x_rows.data<float>() + offsets[size_t(e)] * H, dst, m * H);
-    const int64_t pad = padded[size_t(e) + 1] - padded[size_t(e)] - m;
-    if (pad > 0) std::memset(dst + m * H, 0, size_t(pad * H) * 2);
-  }
-  experts_bf16(rows, offsets, padded, row_weight, w, y_rows.data<float>());
+  // Rows [offsets.front(), offsets.back()) of x_rows in bf16, at the same row indices.
+  const int64_t H = w.hidden, r0 = offsets.front(), r1 = offsets.back();
+  uint16_t* rows = grow(s_->rows, r1 * H);
+  to_bf16(x_rows.data<float>() + r0 * H, rows + r0 * H, (r1 - r0) * H);
+  experts_bf16(rows, offsets, row_weight, w, y_rows.data<float>());
 }
 
 }  // namespace moe

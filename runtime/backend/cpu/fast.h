@@ -5,8 +5,8 @@
 // multi-threaded with OpenMP. The KV cache of a bf16 model is bf16 in a blocked layout
 // (kernels.h) read by attention kernels: a prefill sequence's queries 16 rows at a time on the
 // AMX tile units where the CPU has them, decode's on AVX512-BF16.
-// MoE: tokens bucketed by expert (counting sort), one GEMM per expert over contiguous rows
-// (row counts rounded up to a few sizes so oneDNN primitives are reused).
+// MoE: tokens bucketed by expert (counting sort), one GEMM per expert over its contiguous rows
+// (oneDNN takes the row count at run time, so one primitive serves every expert's count).
 // MXFP4 experts (gpt_oss) stay the checkpoint's MXFP4 views. An expert with few rows (decode)
 // goes through a kernel that decodes the weights in registers and multiplies them with the f32
 // activations as they are (bound by decoding, so rounding the inputs would gain nothing); an f32
@@ -59,10 +59,10 @@ class CpuFastBackend : public CpuReferenceBackend {
 
  private:
   struct Scratch;
-  // Grouped expert FFN over bf16 rows (sorted by expert, each group padded as `padded` says).
+  // Grouped expert FFN over bf16 rows (sorted by expert: expert e's are rows [offsets[e],
+  // offsets[e+1]) of rows and of y_rows).  rows: [offsets.back(), H]; y_rows: [.., H]
   void experts_bf16(const uint16_t* rows, std::span<const int64_t> offsets,
-                    std::span<const int64_t> padded, std::span<const float> row_weight,
-                    const ExpertWeights& w, float* y_rows);
+                    std::span<const float> row_weight, const ExpertWeights& w, float* y_rows);
   bool fast_experts(const ExpertWeights& w) const;
   // Grouped expert FFN of MXFP4 experts over f32 rows (sorted by expert).
   void experts_mxfp4(const Tensor& x_rows, std::span<const int64_t> offsets,
