@@ -196,7 +196,7 @@ TEST_F(FastVsReference, MoeExpertsBucketedGemmsMatchPerTokenExperts) {
   for (auto layout : {ExpertWeights::GateUp::kSeparate, ExpertWeights::GateUp::kFused}) {
     const ExpertWeights w =
         random_experts(r, E, H, I, layout, ExpertWeights::Format::kFloat, DType::BF16, false);
-    for (int64_t T : {1, 5, 40, 300}) {  // few rows per expert up to padded oneDNN GEMMs
+    for (int64_t T : {1, 5, 40, 300}) {  // few rows per expert (streaming kernel) up to oneDNN GEMMs
       SCOPED_TRACE(::testing::Message() << "T=" << T << " layout " << int(layout));
       const Tensor x = r.f32({T, H}, 1.0f, true);
       Tensor ex = Tensor::empty(DType::I32, {T, k}), wt = Tensor::empty(DType::F32, {T, k});
