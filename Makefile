@@ -40,7 +40,8 @@ test-main:
 
 test-asan:
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMOE_WERROR=ON \
-	  -DMOE_SANITIZE=ON -DMOE_BUILD_BENCH=OFF -DMOE_ENABLE_CUDA=OFF $(CMAKE_FLAGS)
+	  -DMOE_SANITIZE=ON -DMOE_BUILD_BENCH=OFF -DMOE_BUILD_INTEGRATION_TESTS=OFF \
+	  -DMOE_ENABLE_CUDA=OFF $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 1500
