@@ -3,6 +3,7 @@
 // GCC 12's _mm512_reduce_* use an intentionally undefined register that -Wuninitialized flags.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -390,11 +391,16 @@ TileConfig pv_config() {
 }  // namespace
 
 bool cpu_has_amx_bf16() {
-  // The CPU has the instructions, and Linux lets this process use the tile data state
-  // (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA; process-wide, idempotent).
-  static const bool ok = cpu_has_avx512_bf16() && __builtin_cpu_supports("amx-tile") &&
-                         __builtin_cpu_supports("amx-bf16") &&
-                         syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+  // The CPU has the instructions (CPUID leaf 7: EDX bit 24 AMX-TILE, bit 22 AMX-BF16; read
+  // directly, since not every compiler's __builtin_cpu_supports knows them), and Linux lets this
+  // process use the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA;
+  // process-wide, idempotent; fails where the kernel does not manage AMX state).
+  static const bool ok = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!cpu_has_avx512_bf16() || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    if (!(edx & (1u << 24)) || !(edx & (1u << 22))) return false;
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+  }();
   return ok;
 }
 
