@@ -419,8 +419,7 @@ void attention_rows_amx(int rows, const float* const* q, int D, const int32_t* b
       std::memset(qr, 0, size_t(D) * 2);
       continue;
     }
-    for (int d = 0; d < D; d += 16)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qr + d), cvt_bf16(_mm512_loadu_ps(q[r] + d)));
+    f32_to_bf16(q[r], qr, D);
     lo = std::min(lo, j0[r]);
     hi = std::max(hi, j1[r]);
   }
