@@ -62,12 +62,10 @@ LanguageComparison compare_language(const std::string& language, const ScoredSam
     binary = binary && (pb == 0.0 || pb == 1.0) && (pt == 0.0 || pt == 1.0);
   }
   c.unpaired += int(base.size()) - (int(b.size()) + c.unscored);
-  if (corpus) {
-    c.difference = significance::paired_bootstrap_corpus(b_stats, t_stats, corpus, options);
-    return c;
-  }
-  c.difference = significance::paired_bootstrap(b, t, options);
-  if (binary && !b.empty()) c.mcnemar = significance::mcnemar_exact(b, t);
+  c.difference = corpus ? significance::paired_bootstrap_corpus(b_stats, t_stats, corpus, options)
+                        : significance::paired_bootstrap(b, t, options);
+  if (binary && !b.empty() && (!corpus || corpus.verdicts))
+    c.mcnemar = significance::mcnemar_exact(b, t);
   return c;
 }
 

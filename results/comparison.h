@@ -6,10 +6,11 @@
 // in the task's sample list, the same for both); a sample missing on either side, or whose score
 // is NaN on either side (e.g. an unscorable PolyMath answer), is left out of the pairs and
 // counted. On the pairs: paired_bootstrap (difference of means, percentile CI) and, when every
-// paired score is 0 or 1, mcnemar_exact. A task with a corpus-level score (FLORES: corpus chrF)
-// passes its CorpusMetric and each side's per-sample statistics: the difference is then of the
-// corpus scores of the pairs, with paired_bootstrap_corpus's CI, and there is no McNemar test
-// (it applies to 0/1 verdicts only). Across languages, on the per-language differences of
+// paired score is 0 or 1, mcnemar_exact. A task with a corpus-level score (FLORES: corpus chrF;
+// Global-MMLU: mean over subjects) passes its CorpusMetric and each side's per-sample
+// statistics: the difference is then of the corpus scores of the pairs, with
+// paired_bootstrap_corpus's CI, and McNemar's test only where the metric's per-sample scores
+// are verdicts (CorpusMetric::verdicts). Across languages, on the per-language differences of
 // the languages with at least one pair: sign_test and paired_t_test.
 // Thread-safety: pure functions and value types.
 #pragma once

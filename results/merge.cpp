@@ -41,15 +41,17 @@ struct Outcomes {
   bool has_corpus = false;
 };
 
-double mean(const std::vector<double>& v) {
-  if (v.empty()) return kNaN;
+// Mean of the entries that are not NaN (the samples with a score); NaN if none.
+double mean_scored(const std::vector<double>& v) {
   double s = 0;
-  for (double x : v) s += x;
-  return s / double(v.size());
+  int64_t n = 0;
+  for (double x : v)
+    if (!std::isnan(x)) {
+      s += x;
+      ++n;
+    }
+  return n ? s / double(n) : kNaN;
 }
-
-// The language score: the task's corpus score where it has one, else the mean sample score.
-double language_score(const Outcomes& o) { return o.has_corpus ? o.corpus : mean(o.score); }
 
 // The metric's score of every row of statistics [n, S].
 double corpus_of(const significance::CorpusMetric& metric, const std::vector<double>& statistics) {
@@ -82,6 +84,16 @@ double mean_scorable(const std::vector<int64_t>& v, int64_t* n, int64_t* sum) {
       *sum += x;
     }
   return *n ? double(*sum) / double(*n) : kNaN;
+}
+
+// The language score (SCIENCE.md D): the task's corpus score where it has one (FLORES: corpus
+// chrF; Global-MMLU: mean over subjects), else the accuracy over the scorable samples for a
+// task with verdicts, else the mean per-sample score.
+double language_score(const Outcomes& o) {
+  if (o.has_corpus) return o.corpus;
+  if (o.correct.empty()) return mean_scored(o.score);
+  int64_t n = 0, sum = 0;
+  return mean_scorable(o.correct, &n, &sum);
 }
 
 // The per-sample metric the baseline comparison pairs: correct (0/1, NaN when unscorable) when
@@ -275,15 +287,14 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
           const double accuracy = mean_scorable(o.correct, &n, &correct);
           if (o.correct.empty()) n = int64_t(o.sample.size());
           const double consistency = mean_scorable(o.consistent, &cn, &csum);
-          // Baseline on the same samples: paired difference of the per-sample metric (of the
-          // corpus score where the task has one), its paired-bootstrap CI and (0/1 metrics)
+          // Against the baseline: the difference of the language scores, and on the samples
+          // both have a score the paired-bootstrap CI of the difference (of the per-sample
+          // metric's mean, or of the corpus score where the task has one) and (0/1 verdicts)
           // the exact McNemar p.
           double base = kNaN, ci_low = kNaN, ci_high = kNaN, p_mcnemar = kNaN;
           auto bit = outcomes.find({p.baseline, lang});
           if (bit != outcomes.end() && !p.baseline.empty()) {
-            int64_t bn = 0, bc = 0;
-            base = o.correct.empty() ? language_score(bit->second)
-                                     : mean_scorable(bit->second.correct, &bn, &bc);
+            base = language_score(bit->second);
             if (p.baseline != p.id) {
               const LanguageComparison cmp =
                   compare_language(lang, scored(bit->second), scored(o), spec.bootstrap,
@@ -295,7 +306,7 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
               if (cmp.mcnemar) p_mcnemar = cmp.mcnemar->p_value;
             }
           }
-          const double metric = o.correct.empty() ? language_score(o) : accuracy;
+          const double score = language_score(o);
           acc.col<std::string>("point").push_back(p.id);
           acc.col<std::string>("model").push_back(p.model);
           acc.col<std::string>("task").push_back(p.task);
@@ -306,10 +317,10 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
           acc.col<int64_t>("unscorable")
               .push_back(o.correct.empty() ? 0 : int64_t(o.correct.size()) - n);
           acc.col<double>("accuracy").push_back(accuracy);
-          acc.col<double>("score").push_back(language_score(o));
-          acc.col<double>("sample_mean").push_back(mean(o.score));
+          acc.col<double>("score").push_back(score);
+          acc.col<double>("sample_mean").push_back(mean_scored(o.score));
           acc.col<double>("baseline").push_back(base);
-          acc.col<double>("delta").push_back(metric - base);
+          acc.col<double>("delta").push_back(score - base);
           acc.col<double>("ci_low").push_back(ci_low);
           acc.col<double>("ci_high").push_back(ci_high);
           acc.col<double>("p_mcnemar").push_back(p_mcnemar);

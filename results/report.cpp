@@ -247,8 +247,6 @@ std::string format_report(const std::filesystem::path& results, const ReportOpti
     const auto& point = column<std::string>(at, "accuracy", "point", results);
     const auto& lang = column<std::string>(at, "accuracy", "language", results);
     const auto& n = column<int64_t>(at, "accuracy", "n", results);
-    const auto& correct = column<int64_t>(at, "accuracy", "correct", results);
-    const auto& accuracy = column<double>(at, "accuracy", "accuracy", results);
     const auto& score = column<double>(at, "accuracy", "score", results);
     const auto& base = column<double>(at, "accuracy", "baseline", results);
     const auto& delta = column<double>(at, "accuracy", "delta", results);
@@ -257,8 +255,8 @@ std::string format_report(const std::filesystem::path& results, const ReportOpti
     const auto& hi = column<double>(at, "accuracy", "ci_high", results);
     const auto& p = column<double>(at, "accuracy", "p_mcnemar", results);
     for (size_t i = 0; i < at.rows(); ++i)
-      acc[point[i]][lang[i]] = {lang[i], n[i], correct[i] >= 0 ? accuracy[i] : score[i],
-                                base[i], delta[i], lo[i], hi[i], p[i], cons[i]};
+      acc[point[i]][lang[i]] = {lang[i], n[i],  score[i], base[i], delta[i],
+                                lo[i],   hi[i], p[i],     cons[i]};
   }
 
   std::string out = fmt::format("sweep {} ({}): {} points, {} units{}\n",

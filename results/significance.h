@@ -60,10 +60,14 @@ PairedDifference paired_bootstrap(std::span<const double> baseline,
                                   const BootstrapOptions& options = {});
 
 // A corpus-level score: `width` sufficient statistics per sample, summed over the samples, then
-// one score from the sums (FLORES: the 18 chrF n-gram counts, then chrF).
+// one score from the sums (FLORES: the 18 chrF n-gram counts, then chrF; Global-MMLU: each
+// subject's sample count and correct count, then the mean over subjects of their accuracy).
 struct CorpusMetric {
-  size_t width = 0;                                         // S
-  std::function<double(std::span<const double>)> score;     // sums [S] -> score
+  size_t width = 0;                                      // S
+  std::function<double(std::span<const double>)> score;  // sums [S] -> score
+  // The per-sample scores are 0/1 verdicts (Global-MMLU), so the exact McNemar test applies to
+  // the pairs as it does for tasks scored by the mean; false for graded scores (sentence chrF).
+  bool verdicts = false;
   explicit operator bool() const { return bool(score); }
 };
 

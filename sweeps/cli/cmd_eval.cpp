@@ -67,7 +67,7 @@ MOE_COMMAND(eval, 40, "Evaluate a task: the baseline and one intervention", [](C
       spdlog::info("eval: {}: {} samples x {} points", d.language, n, points.size());
       report.runs.push_back(eval::evaluate(model, engine, cfg.task, d, 0, n, points));
     }
-    if (iv) report.comparison = eval::compare_runs(report.runs, 0, 1, cfg.bootstrap);
+    if (iv) report.comparison = eval::compare_runs(report.runs, 0, 1, cfg.task.kind, cfg.bootstrap);
     for (const std::string& note :
          report.runs.empty() ? std::vector<std::string>{} : report.runs[0].notes)
       spdlog::info("eval: note: {}", note);

@@ -11,6 +11,8 @@
 #include "results/h5.h"
 #include "runtime/core/error.h"
 #include "runtime/core/version.h"
+#include "sweeps/tasks/chrf.h"
+#include "sweeps/tasks/gmmlu.h"
 
 namespace moe::eval {
 
@@ -80,32 +82,40 @@ std::string p_text(double p) {
 
 }  // namespace
 
-results::ScoredSamples scored_samples(std::span<const SampleResult> samples, bool with_chrf) {
+significance::CorpusMetric language_metric(TaskKind kind) {
+  if (kind == TaskKind::kFlores) return tasks::chrf_corpus_metric();
+  if (kind == TaskKind::kGmmlu) return tasks::gmmlu_subject_mean_metric();
+  return {};
+}
+
+results::ScoredSamples scored_samples(std::span<const SampleResult> samples, TaskKind kind) {
   results::ScoredSamples s;
   for (const SampleResult& r : samples) {
     s.index.push_back(r.index);
     s.score.push_back(r.score);
-    if (with_chrf)
+    if (kind == TaskKind::kFlores)
       s.statistics.insert(s.statistics.end(), r.chrf_stats.begin(), r.chrf_stats.end());
+    if (kind == TaskKind::kGmmlu)
+      tasks::append_gmmlu_statistics(r.subject, r.score, fmt::format("sample {}", r.index),
+                                     s.statistics);
   }
   return s;
 }
 
 results::PointComparison compare_runs(std::span<const EvalRun> runs, size_t baseline, size_t point,
+                                      TaskKind kind,
                                       const significance::BootstrapOptions& options) {
   std::vector<results::ScoredSamples> base, pt;
   base.reserve(runs.size());
   pt.reserve(runs.size());
   std::vector<results::LanguagePair> pairs;
-  const bool chrf = !runs.empty() && runs[0].points.at(baseline).summary.metric == "chrf";
   for (const EvalRun& r : runs) {
-    base.push_back(scored_samples(r.points.at(baseline).samples, chrf));
-    pt.push_back(scored_samples(r.points.at(point).samples, chrf));
+    base.push_back(scored_samples(r.points.at(baseline).samples, kind));
+    pt.push_back(scored_samples(r.points.at(point).samples, kind));
   }
   for (size_t i = 0; i < runs.size(); ++i)
     pairs.push_back(results::LanguagePair{runs[i].language, &base[i], &pt[i]});
-  return results::compare_point(pairs, options,
-                                chrf ? tasks::chrf_corpus_metric() : significance::CorpusMetric{});
+  return results::compare_point(pairs, options, language_metric(kind));
 }
 
 std::string format_report(const EvalReport& r) {

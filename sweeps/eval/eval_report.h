@@ -48,15 +48,19 @@ struct EvalReport {
   std::optional<results::PointComparison> comparison;
 };
 
-// The per-sample scores of a point's samples, keyed by sample index; with_chrf: also each
-// sample's chrF statistics (flores, for the corpus-chrF comparison).
-results::ScoredSamples scored_samples(std::span<const SampleResult> samples,
-                                      bool with_chrf = false);
+// The corpus metric of a task's language score (results/significance.h): flores the corpus
+// chrF, gmmlu the mean over subjects; empty for tasks scored by the mean per-sample score.
+significance::CorpusMetric language_metric(TaskKind kind);
 
-// Compares point `point` with point `baseline` in every run (language). For chrF (flores) the
-// difference is of the corpus chrF and its CI resamples the corpus chrF (results/comparison.h).
+// The per-sample scores of a point's samples, keyed by sample index, with each sample's
+// statistics for language_metric(kind) (flores: chrF statistics; gmmlu: subject statistics).
+results::ScoredSamples scored_samples(std::span<const SampleResult> samples, TaskKind kind);
+
+// Compares point `point` with point `baseline` in every run (language). Where the task's language
+// score is a corpus metric (flores: corpus chrF; gmmlu: mean over subjects), the difference is
+// of that score over the paired samples and its CI resamples it (results/comparison.h).
 results::PointComparison compare_runs(std::span<const EvalRun> runs, size_t baseline, size_t point,
-                                      const significance::BootstrapOptions& options);
+                                      TaskKind kind, const significance::BootstrapOptions& options);
 
 // The table `moe-sweep eval` prints: per language the score (and for an intervention: base,
 // intervened, delta, CI, McNemar p), the mean, and the sign and t tests across languages.

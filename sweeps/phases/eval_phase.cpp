@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <string_view>
 #include <tuple>
 #include <variant>
 
 #include "runtime/core/error.h"
 #include "sweeps/tasks/chrf.h"
+#include "sweeps/tasks/gmmlu.h"
 
 namespace moe::sweeps {
 namespace {
@@ -36,19 +38,42 @@ int64_t consistency_code(const std::string& c) {
   return -1;  // undetermined
 }
 
+// A column of a unit's samples table that a language score needs; InputError naming `what`,
+// the column and its use when it is absent or of another type.
+template <typename T>
+const std::vector<T>& score_column(const results::Table& samples, const std::string& name,
+                                   std::string_view type, std::string_view use,
+                                   const std::string& what) {
+  const results::Column* c = samples.find(name);
+  const auto* v = c ? std::get_if<std::vector<T>>(&c->values) : nullptr;
+  if (!v)
+    throw input_error(what, "expected {} column '{}' ({}) in the samples table, found {}", type,
+                      name, use, c ? "another type" : "none");
+  return *v;
+}
+
 // The per-sample chrF statistics columns of a samples table, [n, 18] row-major.
 std::vector<double> chrf_statistics_of(const results::Table& samples, const std::string& what) {
   constexpr size_t kWidth = std::tuple_size_v<tasks::ChrfStats>;
   std::vector<double> stats(samples.rows() * kWidth);
   for (size_t k = 0; k < kWidth; ++k) {
-    const std::string name = tasks::chrf_statistic_name(k);
-    const results::Column* c = samples.find(name);
-    const auto* v = c ? std::get_if<std::vector<int64_t>>(&c->values) : nullptr;
-    if (!v)
-      throw input_error(what, "expected an int64 column '{}' (chrF statistics) in the samples "
-                              "table, found {}", name, c ? "another type" : "none");
-    for (size_t i = 0; i < v->size(); ++i) stats[i * kWidth + k] = double((*v)[i]);
+    const auto& v = score_column<int64_t>(samples, tasks::chrf_statistic_name(k), "an int64",
+                                          "chrF statistics", what);
+    for (size_t i = 0; i < v.size(); ++i) stats[i * kWidth + k] = double(v[i]);
   }
+  return stats;
+}
+
+// The per-sample subject statistics of a Global-MMLU samples table, [n, 14] row-major.
+std::vector<double> gmmlu_statistics_of(const results::Table& samples, const std::string& what) {
+  const auto& subject =
+      score_column<std::string>(samples, "subject", "a string", "the subject means", what);
+  const auto& score =
+      score_column<double>(samples, "score", "a float64", "the subject means", what);
+  std::vector<double> stats;
+  stats.reserve(samples.rows() * tasks::kGmmluStatisticsWidth);
+  for (size_t i = 0; i < subject.size(); ++i)
+    tasks::append_gmmlu_statistics(subject[i], score[i], fmt::format("{}: row {}", what, i), stats);
   return stats;
 }
 
@@ -145,6 +170,8 @@ results::UnitResult point_result(const eval::TaskConfig& task, const eval::Point
 
 results::CorpusScore corpus_score(eval::TaskKind kind) {
   if (kind == eval::TaskKind::kFlores) return {tasks::chrf_corpus_metric(), chrf_statistics_of};
+  if (kind == eval::TaskKind::kGmmlu)
+    return {tasks::gmmlu_subject_mean_metric(), gmmlu_statistics_of};
   return {};
 }
 

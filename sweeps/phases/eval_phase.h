@@ -31,7 +31,8 @@ results::UnitResult point_result(const eval::TaskConfig& task, const eval::Point
 
 // How merge computes a task's language score when it is not the mean of the per-sample scores:
 // flores: corpus chrF from the summed per-sample statistics (the evaluator's corpus chrF of the
-// same samples); empty for every other task.
+// same samples); gmmlu: the mean over subjects of their accuracy (columns subject and score);
+// empty for every other task.
 results::CorpusScore corpus_score(eval::TaskKind kind);
 
 // The intervention of a grid point on a model of `shape` (empty edits for the baseline); the

@@ -446,7 +446,7 @@ std::map<std::string, std::map<std::string, double>> read_baseline_accuracy(
   const auto tasks_col = t.read_strings("task");
   const auto method = t.read_strings("method");
   const auto language = t.read_strings("language");
-  const auto accuracy = t.read<double>("accuracy");
+  const auto accuracy = t.read<double>("score");  // the language score (SCHEMA.md)
   const size_t n = model.size();
   if (tasks_col.size() != n || method.size() != n || language.size() != n || accuracy.size() != n)
     throw InputError(root.file().string() + ":/accuracy",

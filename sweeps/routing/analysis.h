@@ -102,10 +102,11 @@ Analysis analyze(const std::vector<StatsGroup>& groups, const AnalysisOptions& o
 // are kept, and a name clash with one of them is an InputError).
 void write_analysis(const h5::Group& root, const Analysis& a, const AnalysisOptions& options);
 
-// Baseline accuracies of a merged results file: the /accuracy rows with method "none" of `task`
-// (or of its only task when `task` is empty), as model -> language -> accuracy. Empty when the
-// file has no /accuracy table. InputError if several tasks are present and none is named, or the
-// named one is absent.
+// Baseline accuracies of a merged results file: the `score` (the language score: accuracy, the
+// mean over subjects for Global-MMLU, corpus chrF for FLORES) of the /accuracy rows with method
+// "none" of `task` (or of its only task when `task` is empty), as model -> language -> score.
+// Empty when the file has no /accuracy table. InputError if several tasks are present and none
+// is named, or the named one is absent.
 std::map<std::string, std::map<std::string, double>> read_baseline_accuracy(
     const h5::Group& root, const std::string& task);
 

@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 
 #include "runtime/core/error.h"
@@ -181,6 +183,39 @@ void check_gmmlu_parallel(std::span<const GmmluRow> reference, std::span<const G
 std::string gmmlu_prompt(const GmmluRow& row) {
   return fmt::format("{}\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:", row.question, row.options[0],
                      row.options[1], row.options[2], row.options[3]);
+}
+
+significance::CorpusMetric gmmlu_subject_mean_metric() {
+  significance::CorpusMetric m;
+  m.width = kGmmluStatisticsWidth;
+  m.verdicts = true;
+  m.score = [](std::span<const double> sums) {
+    MOE_ASSERT(sums.size() == kGmmluStatisticsWidth, "subject mean from {} statistics",
+               sums.size());
+    double total = 0;
+    int subjects = 0;
+    for (size_t j = 0; j < kMedicalSubjects.size(); ++j) {
+      if (sums[2 * j] <= 0) continue;
+      total += sums[2 * j + 1] / sums[2 * j];
+      ++subjects;
+    }
+    return subjects ? total / subjects : std::numeric_limits<double>::quiet_NaN();
+  };
+  return m;
+}
+
+void append_gmmlu_statistics(std::string_view subject, double score, const std::string& what,
+                             std::vector<double>& out) {
+  const auto it = std::find(kMedicalSubjects.begin(), kMedicalSubjects.end(), subject);
+  if (it == kMedicalSubjects.end())
+    throw input_error(what, "expected a medical subject ({}), found '{}'",
+                      fmt::join(kMedicalSubjects, ", "), subject);
+  const size_t j = size_t(it - kMedicalSubjects.begin());
+  const size_t at = out.size();
+  out.resize(at + kGmmluStatisticsWidth, 0.0);
+  if (std::isnan(score)) return;
+  out[at + 2 * j] = 1;
+  out[at + 2 * j + 1] = score;
 }
 
 }  // namespace moe::tasks

@@ -11,7 +11,9 @@
 // of rows per subject, so parallel language files get identical indices;
 // check_gmmlu_parallel() verifies that their selected rows agree (subject, sample_id).
 // Prompt (0-shot): "{question}\nA. {a}\nB. {b}\nC. {c}\nD. {d}\nAnswer:"; prediction by
-// loglikelihood of " A".." D" (multiple_choice.h); a language's score is the mean over subjects.
+// loglikelihood of " A".." D" (multiple_choice.h); a language's score is the mean over subjects
+// of their accuracy, computed from per-sample statistics (gmmlu_subject_mean_metric) so that
+// merged results and their bootstrap use the same definition on any subset of the samples.
 // Thread-safety: pure functions.
 #pragma once
 
@@ -23,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "results/significance.h"
 #include "sweeps/tasks/dataset_file.h"
 
 namespace moe::tasks {
@@ -57,5 +60,18 @@ void check_gmmlu_parallel(std::span<const GmmluRow> reference, std::span<const G
                           std::span<const size_t> selection, const std::string& what);
 
 std::string gmmlu_prompt(const GmmluRow& row);
+
+// The language score as a corpus metric (results/significance.h): per sample, for each subject j
+// of kMedicalSubjects, statistics 2j = 1 and 2j+1 = the sample's score when the sample is of that
+// subject and has a score, 0 otherwise (width 14). From the sums: the mean, over the subjects
+// with at least one scored sample, of (score sum / samples); NaN when there is none. With the
+// same number of samples in every subject this equals the mean over all samples. verdicts = true
+// (scores are 0/1 correct).
+inline constexpr size_t kGmmluStatisticsWidth = 2 * kMedicalSubjects.size();
+significance::CorpusMetric gmmlu_subject_mean_metric();
+// Appends one sample's kGmmluStatisticsWidth statistics to `out`; score NaN (unscored) adds
+// zeros. Throws InputError naming `what` when subject is not a medical subject.
+void append_gmmlu_statistics(std::string_view subject, double score, const std::string& what,
+                             std::vector<double>& out);
 
 }  // namespace moe::tasks

@@ -198,7 +198,8 @@ TEST(RoutingAnalysis, BaselineAccuracyOfTheFileMatchesLanguagesThroughTheTable) 
     t.write_strings("task", {"mgsm", "mgsm", "mgsm", "belebele"});
     t.write_strings("method", {"none", "soft", "none", "none"});
     t.write_strings("language", {"de", "de", "en", "de"});
-    t.write("accuracy", std::vector<double>{0.6, 0.7, 0.9, 0.5});
+    t.write("score", std::vector<double>{0.6, 0.7, 0.9, 0.5});
+    t.write("accuracy", std::vector<double>{0.1, 0.1, 0.1, 0.1});  // micro; not the score
   }
   auto f = h5::File::open(path);
   EXPECT_THROW(read_baseline_accuracy(f.root(), ""), InputError);  // two tasks

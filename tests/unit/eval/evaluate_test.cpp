@@ -191,7 +191,7 @@ TEST(Evaluate, MultipleChoiceScoresAreTheEnginesLetterLoglikelihoods) {
   rep.config = &cfg;
   rep.intervention = mask;
   rep.runs = {run};
-  rep.comparison = compare_runs(rep.runs, 0, 1, cfg.bootstrap);
+  rep.comparison = compare_runs(rep.runs, 0, 1, cfg.task.kind, cfg.bootstrap);
   EXPECT_EQ(rep.comparison->languages[0].difference.n, 3);
   EXPECT_NE(format_report(rep).find("sign test"), std::string::npos);
   const auto file = d.path() / "out.h5";
