@@ -113,6 +113,13 @@ std::unique_ptr<SharedMemory> map_node_shared_memory(Communicator& c, size_t byt
 }
 
 namespace {
+// Strings travel in blocks of this many bytes (the last one zero-padded): the communicators
+// count elements in int, so blocks rather than bytes let one rank's string exceed 2 GiB (up to
+// 8 TiB) at a cost of less than one block per message.
+constexpr int64_t kStringBlock = 4096;
+
+int64_t blocks_of(int64_t bytes) { return (bytes + kStringBlock - 1) / kStringBlock; }
+
 // Every rank's `mine` in rank order, delivered to `root` only (root >= 0; the others get an
 // empty vector) or to every rank (root < 0).
 std::vector<std::string> collect_strings(Communicator& c, const std::string& mine, int root) {
@@ -122,27 +129,31 @@ std::vector<std::string> collect_strings(Communicator& c, const std::string& min
   std::vector<int64_t> sizes(R);
   c.allgather(&n, sizes.data(), sizeof(n));
   auto receives = [&](size_t p) { return root < 0 || int(p) == root; };
-  // One copy of `mine` per receiver (send regions of one call do not overlap).
+  // One padded copy of `mine` per receiver (send regions of one call do not overlap); counts
+  // and displacements in blocks.
+  const int64_t nb = blocks_of(n);
   std::string send;
   std::vector<int64_t> sc(R, 0), sd(R, 0), rc(R, 0), rd(R, 0);
   for (size_t p = 0; p < R; ++p)
     if (receives(p)) {
-      sd[p] = int64_t(send.size());
-      sc[p] = n;
+      sd[p] = int64_t(send.size()) / kStringBlock;
+      sc[p] = nb;
       send += mine;
+      send.resize(size_t((sd[p] + nb) * kStringBlock), '\0');
     }
   int64_t total = 0;
   if (receives(size_t(c.rank())))
     for (size_t p = 0; p < R; ++p) {
       rd[p] = total;
-      rc[p] = sizes[p];
-      total += sizes[p];
+      rc[p] = blocks_of(sizes[p]);
+      total += rc[p];
     }
-  std::string recv(size_t(total), '\0');
-  c.alltoallv(send.data(), sc, sd, recv.data(), rc, rd, 1);
+  std::string recv(size_t(total * kStringBlock), '\0');
+  c.alltoallv(send.data(), sc, sd, recv.data(), rc, rd, size_t(kStringBlock));
   if (!receives(size_t(c.rank()))) return {};
   std::vector<std::string> out(R);
-  for (size_t p = 0; p < R; ++p) out[p] = recv.substr(size_t(rd[p]), size_t(rc[p]));
+  for (size_t p = 0; p < R; ++p)
+    out[p] = recv.substr(size_t(rd[p] * kStringBlock), size_t(sizes[p]));
   return out;
 }
 }  // namespace

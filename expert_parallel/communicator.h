@@ -137,8 +137,8 @@ inline int64_t allreduce_max(Communicator& c, int64_t v) {
   c.allreduce(&v, 1, DType::I64, ReduceOp::kMax);
   return v;
 }
-// Every rank's `mine` (bytes of any length, e.g. a serialised result), in rank order. Host
-// communicators only. Collective.
+// Every rank's `mine` (bytes of any length, e.g. a serialised result; over 2 GiB too, since they
+// travel in 4 KiB blocks), in rank order. Host communicators only. Collective.
 std::vector<std::string> allgather_strings(Communicator& c, const std::string& mine);
 // The same delivered to `root` only; the other ranks get an empty vector. Collective.
 std::vector<std::string> gather_strings(Communicator& c, const std::string& mine, int root);

@@ -99,6 +99,15 @@ TEST(MpiCommunicator, ReductionsBroadcastGatherAndSplit) {
   ASSERT_EQ(at_last.size(), me == R - 1 ? size_t(R) : 0u);
   for (size_t p = 0; p < at_last.size(); ++p)
     EXPECT_EQ(at_last[p], std::string(p + 1, char('a' + p)));
+  // Across the 4 KiB blocks strings travel in: each rank's size and bytes its own.
+  auto text = [](int p) {
+    std::string t(size_t(4095 + 2049 * p), '\0');
+    for (size_t i = 0; i < t.size(); ++i) t[i] = char((i * 7 + size_t(p) * 31) % 251);
+    return t;
+  };
+  const auto blocks_all = allgather_strings(w, text(me));
+  ASSERT_EQ(blocks_all.size(), size_t(R));
+  for (int p = 0; p < R; ++p) EXPECT_EQ(blocks_all[size_t(p)], text(p)) << "from " << p;
   // Odd and even ranks, reversed order by key.
   auto half = w.split(me % 2, -me);
   EXPECT_EQ(half->size(), (R + 1 - me % 2) / 2);

@@ -107,6 +107,27 @@ TEST(Replica, SplitMakesReplicasOfConsecutiveRanks) {
       EXPECT_EQ(led[0], std::string(size_t(2 * rep.index()), 'y'));
       EXPECT_EQ(led[1], std::string(size_t(2 * rep.index() + 1), 'y'));
     }
+    // Strings travel in padded 4 KiB blocks: sizes just below, at and above block boundaries,
+    // with contents that tell every byte's position and sender apart.
+    auto text = [](int64_t bytes, int64_t from) {
+      std::string t(size_t(bytes), '\0');
+      for (int64_t i = 0; i < bytes; ++i) t[size_t(i)] = char((i * 7 + from * 31) % 251);
+      return t;
+    };
+    for (int64_t base : {int64_t(4095), int64_t(4096), int64_t(8191), int64_t(12289)}) {
+      const int64_t me = world->rank();
+      const auto all = allgather_strings(rep.comm(), text(base + me, me));
+      const auto to_leader = gather_strings(rep.comm(), text(base - me, me), 0);
+      ASSERT_EQ(all.size(), 2u);
+      ASSERT_EQ(to_leader.size(), rep.rank() == 0 ? 2u : 0u);
+      for (int r = 0; r < 2; ++r) {
+        const int64_t from = 2 * rep.index() + r;
+        EXPECT_EQ(all[size_t(r)], text(base + from, from)) << base << " from " << from;
+        if (rep.rank() == 0) {
+          EXPECT_EQ(to_leader[size_t(r)], text(base - from, from)) << base << " from " << from;
+        }
+      }
+    }
   });
 }
 
