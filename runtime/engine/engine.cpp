@@ -67,6 +67,23 @@ struct Engine::Impl {
     cache->release(s);
     free_slots.push_back(s);
   }
+  // Gives every slot back (releasing its cache). Every call starts and, when it returns, ends
+  // with all slots free; SlotsBack runs this when a call ends by an exception (a hook or a
+  // progress callback that throws, e.g. to cancel), so the engine stays usable.
+  void release_all() {
+    std::vector<char> is_free(size_t(opt.max_batch_seqs), 0);
+    for (int s : free_slots) is_free[size_t(s)] = 1;
+    for (int s = opt.max_batch_seqs - 1; s >= 0; --s)
+      if (!is_free[size_t(s)]) give_slot(s);
+  }
+  // The scope of one engine call: on the way out, every slot the call still holds goes back.
+  struct SlotsBack {
+    Impl& im;
+    explicit SlotsBack(Impl& i) : im(i) {}
+    SlotsBack(const SlotsBack&) = delete;
+    SlotsBack& operator=(const SlotsBack&) = delete;
+    ~SlotsBack() { im.release_all(); }
+  };
   // Reserves cache room for `tokens` in a fresh slot; -1 when no slot or room is free now.
   int admit(int64_t tokens) {
     if (free_slots.empty()) return -1;
@@ -157,6 +174,7 @@ Model& Engine::model() { return *impl_->model; }
 std::vector<GenerateResult> Engine::generate(std::span<const GenerateRequest> requests,
                                              HookList hooks, const ProgressFn& progress) {
   Impl& im = *impl_;
+  const Impl::SlotsBack slots_back(im);
   struct State {
     size_t req = 0;
     std::vector<int32_t> input;  // tokens still to feed: the prompt, then the last sampled token
@@ -289,6 +307,7 @@ std::vector<GenerateResult> Engine::generate(std::span<const GenerateRequest> re
 std::vector<LoglikelihoodResult> Engine::loglikelihood(
     std::span<const LoglikelihoodRequest> requests, HookList hooks, const ProgressFn& progress) {
   Impl& im = *impl_;
+  const Impl::SlotsBack slots_back(im);
   const int64_t V = im.model->config().vocab_size;
   std::vector<std::vector<int32_t>> seqs(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -331,6 +350,7 @@ std::vector<LoglikelihoodResult> Engine::loglikelihood(
 std::vector<NextTokenResult> Engine::next_token_logprobs(
     std::span<const NextTokenRequest> requests, HookList hooks, const ProgressFn& progress) {
   Impl& im = *impl_;
+  const Impl::SlotsBack slots_back(im);
   const int64_t V = im.model->config().vocab_size;
   for (size_t i = 0; i < requests.size(); ++i) {
     const NextTokenRequest& r = requests[i];
@@ -368,6 +388,7 @@ std::vector<NextTokenResult> Engine::next_token_logprobs(
 void Engine::prefill(std::span<const PrefillRequest> requests, HookList hooks,
                      const ProgressFn& progress) {
   Impl& im = *impl_;
+  const Impl::SlotsBack slots_back(im);
   const int64_t V = im.model->config().vocab_size;
   for (size_t i = 0; i < requests.size(); ++i) {
     if (requests[i].tokens.empty())

@@ -10,6 +10,8 @@
 // Scheduling: continuous batching. Each step packs decode tokens of running sequences first,
 // then prompt chunks (a long prompt is split across steps), within max_batch_tokens,
 // max_batch_seqs and max_logit_rows; finished sequences free their cache slot at once.
+// A call that ends by an exception (a hook's or the progress callback's, e.g. to cancel) gives
+// its sequences' cache slots back: the engine stays usable.
 // Thread-safety: one Engine is driven by one thread; it uses the backend's worker threads.
 #pragma once
 

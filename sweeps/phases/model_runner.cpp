@@ -76,9 +76,9 @@ class ModelRunner : public UnitRunner {
               "expected a date (YYYY-MM-DD) for GPT-OSS chat prompts in a sweep (every unit "
               "must see the same harmony system message), found none");
         if (!mine.front().empty())  // the units of an eval batch share one sample range
-          mine_out = run_eval_group(ctx_, group, model_, *engine_, task,
-                                    language_data(task, t.languages, u.language),
-                                    mine.front().begin, mine.front().end);
+          mine_out = run_eval_group(
+              ctx_, group, model_, *engine_, task, language_data(task, t.languages, u.language),
+              mine.front().begin, mine.front().end, cancel_on_abandon(my_stop));
       }
     };
     if (ranks == 1) {

@@ -44,7 +44,8 @@ results::UnitResult run_statistics_unit(const RunnerContext& ctx, const Unit& un
   o.collector.raw_logits = c.statistics.raw_logits;
   o.content_only = c.statistics.tokens == "content";
   o.first_index = unit.begin;
-  const results::RoutingStats s = corpus::collect_statistics(engine, prompts, texts, o);
+  const results::RoutingStats s =
+      corpus::collect_statistics(engine, prompts, texts, o, cancel_on_abandon(stop));
   results::UnitResult r = results::routing_stats_to_unit(s);
   r.notes["prompt"] = prompts.describe();
   return r;

@@ -190,6 +190,45 @@ TEST(Engine, PrefillShowsEveryPromptTokenToTheHooksOnce) {
   EXPECT_EQ(count.tokens[3], 2 * 2);
 }
 
+TEST(Engine, ACallEndedByAnExceptionGivesItsCacheSlotsBack) {
+  // A progress callback that throws (as a cancelled sweep batch does) ends the call with every
+  // slot still held by its running sequences; the engine must give them back, so that later
+  // calls can use every slot and get the results a fresh engine gets.
+  auto m = tiny(io::Family::kOlmoe);
+  std::vector<GenerateRequest> reqs;
+  for (int i = 0; i < 4; ++i) {
+    GenerateRequest r;
+    r.prompt = prompt(3 + 2 * i, i);
+    r.max_new_tokens = 2 + 3 * i;  // the first one finishes while the others still run
+    reqs.push_back(r);
+  }
+  std::vector<LoglikelihoodRequest> lls(3);
+  std::vector<PrefillRequest> pre;
+  for (int i = 0; i < 3; ++i) {
+    lls[size_t(i)].context = prompt(4 + i, i);
+    lls[size_t(i)].continuation = prompt(2 + i, 10 + i);
+    pre.push_back({prompt(5 + 3 * i, i), uint64_t(i)});
+  }
+  struct Stop {};
+  const ProgressFn stop_after_first = [](int64_t done, int64_t) {
+    if (done == 1) throw Stop{};
+  };
+  EngineOptions o;
+  o.max_batch_seqs = 4;
+  o.kv_cache_tokens = 4 * 24;  // room for the four requests at once, and not for more
+  Engine eng(m, TextDecoder{}, o);
+  EXPECT_THROW(eng.generate(reqs, {}, stop_after_first), Stop);
+  EXPECT_THROW(eng.loglikelihood(lls, {}, stop_after_first), Stop);
+  EXPECT_THROW(eng.prefill(pre, {}, stop_after_first), Stop);
+  EXPECT_THROW(eng.generate(reqs, {}, stop_after_first), Stop);
+  const auto again = eng.generate(reqs);
+  const auto fresh = Engine(m, TextDecoder{}, o).generate(reqs);
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(again[i].tokens, fresh[i].tokens) << i;
+  const auto ll_again = eng.loglikelihood(lls);
+  const auto ll_fresh = Engine(m, TextDecoder{}, o).loglikelihood(lls);
+  for (size_t i = 0; i < lls.size(); ++i) EXPECT_EQ(ll_again[i].logprob, ll_fresh[i].logprob);
+}
+
 TEST(Engine, BadRequestsAreInputErrors) {
   auto m = tiny();
   Engine eng(m, TextDecoder{}, {});

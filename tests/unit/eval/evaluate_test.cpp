@@ -12,6 +12,7 @@
 #include "runtime/io/tokenizer_maker.h"
 #include "sweeps/eval/eval_report.h"
 #include "sweeps/eval/evaluate.h"
+#include "sweeps/exec/stop.h"
 #include "tests/unit/models/tiny_model.h"
 #include "tests/unit/tasks/test_files.h"
 
@@ -143,6 +144,37 @@ TEST(Evaluate, StoredOutputsRescoreToTheStoredScores) {
   }
   EXPECT_EQ(run.points[0].summary.n, 2);
   EXPECT_DOUBLE_EQ(run.points[0].summary.score, sum / 2);
+}
+
+TEST(Evaluate, AnAbandonStopEndsTheBatchAfterARequestAndTheEngineGoesOn) {
+  // What a sweep's model runner hands evaluate(): cancel_on_abandon(stop). "Finish" lets the
+  // batch run to its end; "abandon" gives it up after the request that finished (Cancelled),
+  // and the same engine then evaluates as before.
+  TempDir d;
+  d.write("mgsm_en.tsv", kMgsm);
+  const EvalModel m = tiny_eval_model(io::Family::kQwen3Moe);
+  const TaskConfig t = mgsm_direct(d.path());
+  const LanguageData data = load_language(t, "en");
+  Engine engine(m.model, m.tokenizer);
+  const EvalPoint base[] = {{"baseline", nullptr}};
+  const EvalRun before = evaluate(m, engine, t, data, 0, 3, base);
+  sweeps::StopFlag stop;
+  stop.raise(sweeps::StopLevel::kFinish);
+  const EvalRun finished =
+      evaluate(m, engine, t, data, 0, 3, base, {}, sweeps::cancel_on_abandon(stop));
+  EXPECT_EQ(finished.points[0].samples.size(), 3u);
+  stop.raise(sweeps::StopLevel::kAbandon);
+  int64_t calls = 0;
+  const auto counting = [&](int64_t done, int64_t total) {
+    ++calls;
+    sweeps::cancel_on_abandon(stop)(done, total);
+  };
+  EXPECT_THROW(evaluate(m, engine, t, data, 0, 3, base, {}, counting), sweeps::Cancelled);
+  EXPECT_EQ(calls, 1);
+  const EvalRun after = evaluate(m, engine, t, data, 0, 3, base);
+  ASSERT_EQ(after.points[0].samples.size(), 3u);
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(after.points[0].samples[i].output, before.points[0].samples[i].output) << i;
 }
 
 TEST(Evaluate, MultipleChoiceScoresAreTheEnginesLetterLoglikelihoods) {
