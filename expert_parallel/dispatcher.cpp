@@ -20,7 +20,9 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-constexpr int32_t kIdle = 0, kActive = 1;
+// Header state bits: kActive (in a forward pass) or idle (0); kCancel: the sender asks the
+// replica to give up its run (request_cancel).
+constexpr int32_t kIdle = 0, kActive = 1, kCancel = 2;
 
 std::vector<int64_t> exclusive_scan(const std::vector<int64_t>& v) {
   std::vector<int64_t> d(v.size(), 0);
@@ -42,7 +44,7 @@ int64_t total(const std::vector<int64_t>& v) {
 
 // First message of every exchange, one per peer.
 struct Dispatcher::Header {
-  int32_t state = 0;  // kIdle or kActive
+  int32_t state = 0;  // kIdle or kActive, | kCancel
   int32_t moe_layer = -1;
   int64_t tokens = 0;  // the sender's tokens (all of them)
   int64_t rows = 0;    // token rows the sender sends to the receiver
@@ -228,8 +230,10 @@ std::vector<Dispatcher::Header> Dispatcher::header_round(int32_t state, int moe_
   const size_t R = size_t(control_->size());
   std::vector<Header> out(R), all(R * R);
   for (size_t d = 0; d < R; ++d)
-    out[d] = Header{state, moe_layer, plan.tokens, plan.rows_to[d], plan.pairs_to[d]};
+    out[d] = Header{state | (cancel_ ? kCancel : 0), moe_layer, plan.tokens, plan.rows_to[d],
+                    plan.pairs_to[d]};
   control_->allgather(out.data(), all.data(), R * sizeof(Header));
+  for (size_t s = 0; s < R; ++s) cancel_seen_ = cancel_seen_ || (all[s * R].state & kCancel);
   stats_.bytes_sent += int64_t(R * sizeof(Header));
   stats_.bytes_received += int64_t(R * R * sizeof(Header));
   return all;
@@ -242,7 +246,7 @@ int Dispatcher::agreed_layer(const std::vector<Header>& all) const {
   int layer = -1;
   for (size_t s = 0; s < R; ++s) {
     const Header& h = all[s * R];
-    if (h.state != kActive) continue;
+    if (!(h.state & kActive)) continue;
     if (layer >= 0 && h.moe_layer != layer)
       throw InternalError(
           fmt::format("expert-parallel exchange: ranks of the replica are at "

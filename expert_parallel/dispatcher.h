@@ -53,6 +53,7 @@
 // MoE layer l) or idle. A rank that has no more work calls serve_until_all_idle(): it keeps
 // answering exchanges (zero tokens of its own, its experts still compute for the others) until
 // a header round finds every rank idle; all ranks see the same headers, so all leave together.
+// A header also carries whether its sender asks the replica to cancel (request_cancel).
 // Replica::run() (replica.h) wraps every engine call with this. A rank with an empty step never
 // calls forward; it serves. An exception inside an exchange (after the header round) cannot be
 // recovered by the peers: the dispatcher aborts the job through the control communicator.
@@ -126,6 +127,14 @@ class Dispatcher final : public ExpertRunner {
   // Answers other ranks' exchanges with no tokens of its own until every rank is idle.
   void serve_until_all_idle();
 
+  // Cancelling the replica's current work: a rank asks (request_cancel); its next headers carry
+  // the request, and from that header round on cancel_requested() is true on every rank (each
+  // rank's own code decides what to give up). clear_cancel() forgets both; Replica::run calls it
+  // before each run, when no exchange is under way.
+  void request_cancel() { cancel_ = true; }
+  bool cancel_requested() const { return cancel_seen_; }
+  void clear_cancel() { cancel_ = cancel_seen_ = false; }
+
   const ExpertPlacement& placement() const { return placement_; }
   Transport transport() const { return transport_; }  // kSharedMemory or kExchange
   const DispatchStats& stats() const { return stats_; }
@@ -195,6 +204,8 @@ class Dispatcher final : public ExpertRunner {
   Transport requested_ = Transport::kAuto;  // as constructed
   Transport transport_ = Transport::kExchange;
   DispatchStats stats_;
+  bool cancel_ = false;       // this rank asked to cancel (carried in its headers)
+  bool cancel_seen_ = false;  // some rank's header carried a cancel request
   std::array<Tensor, kNumBuffers> buffers_;
   // kSharedMemory: the mapping of every rank's part, and the parts' layout.
   std::unique_ptr<SharedMemory> shm_;

@@ -85,6 +85,14 @@ std::shared_ptr<Model> Replica::attach(std::shared_ptr<Model> model,
   return model;
 }
 
+void Replica::cancel() {
+  if (running_) running_->request_cancel();
+}
+
+bool Replica::cancelled() const {
+  return running_ && running_->cancel_requested();
+}
+
 Dispatcher* Replica::dispatcher(const Model& model) const {
   for (const Installed& i : installed_)
     if (i.key == &model && !i.model.expired()) return i.dispatcher.get();
@@ -98,6 +106,12 @@ void Replica::run(Model& model, const std::function<void()>& fn) {
   }
   Dispatcher* d = dispatcher(model);
   MOE_ASSERT(d, "Replica::run with a model this replica did not load");
+  d->clear_cancel();  // no exchange is under way between runs
+  running_ = d;
+  struct NotRunning {
+    Dispatcher*& running;
+    ~NotRunning() { running = nullptr; }
+  } not_running{running_};
   enum : int32_t { kOk = 0, kFailed = 1, kInputError = 2 };
   int32_t state = kOk;
   std::exception_ptr error;

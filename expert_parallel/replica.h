@@ -99,6 +99,14 @@ class Replica {
   // Runs fn, then serves the other ranks until the replica is done (see above). Collective.
   void run(Model& model, const std::function<void()>& fn);
 
+  // Inside run()'s fn: asks every rank of the replica to give up this run. The request travels
+  // with this rank's next exchange headers (also while it serves, after fn has thrown), and
+  // from then on cancelled() is true on every rank, whose fn may then throw too. A rank learns
+  // of it only through an exchange, i.e. while some rank still runs forward passes. R = 1 and
+  // outside run(): cancel() does nothing and cancelled() is false.
+  void cancel();
+  bool cancelled() const;
+
   // The dispatcher installed on `model` by this replica; null for R = 1 or another model.
   Dispatcher* dispatcher(const Model& model) const;
 
@@ -114,6 +122,7 @@ class Replica {
     std::shared_ptr<Dispatcher> dispatcher;
   };
   std::vector<Installed> installed_;
+  Dispatcher* running_ = nullptr;  // the dispatcher of the model inside run(), R > 1
 };
 
 }  // namespace moe::ep

@@ -1,14 +1,14 @@
 // Graceful stop: SIGUSR1 (what SLURM sends with --signal=B:USR1@N before the time limit), SIGTERM
 // and SIGINT ask the worker to stop. The first signal means "stop after the current batch" (or
 // abandon it, with execution.on_stop: abandon); a second one means "abandon now": the model
-// runner gives its batch up after the request that finishes next (cancel_on_abandon). Abandoned
-// batches are given back (their leases released) and nothing half-done is stored.
+// runner gives its batch up after the request that finishes next (on every rank of a replica,
+// sweeps/phases/model_runner.cpp). Abandoned batches are given back (their leases released)
+// and nothing half-done is stored.
 //
 // Thread-safety: the flag is a lock-free atomic, safe from signal handlers and any thread.
 #pragma once
 
 #include <atomic>
-#include <cstdint>
 
 #include "runtime/core/error.h"
 
@@ -44,14 +44,5 @@ class Cancelled : public Error {
  public:
   Cancelled() : Error("batch abandoned on request (stop signal)") {}
 };
-
-// A progress callback (done, total) for the engine's calls that throws Cancelled once `stop`
-// says abandon, so a batch is given up after the request that finished last rather than at its
-// end. `stop` must outlive the callback.
-inline auto cancel_on_abandon(const StopFlag& stop) {
-  return [&stop](int64_t, int64_t) {
-    if (stop.abandon()) throw Cancelled();
-  };
-}
 
 }  // namespace moe::sweeps

@@ -47,21 +47,30 @@ class ModelRunner : public UnitRunner {
       const Unit& u = ctx_.plan->units[size_t(ui)];
       mine.push_back(share_of(u.begin, u.end, ctx_.replica.rank, ranks));
     }
-    // Only the leader gives a batch up on a stop signal; the others finish their share (the
-    // replica then fails the batch on every rank, and the leader reports it abandoned).
-    static const StopFlag kNeverStop;
-    const StopFlag& my_stop = leader ? stop : kNeverStop;
+    // Abandoning on a stop signal, checked between units and after each finished request: the
+    // leader decides by its stop flag and, with expert parallelism, tells the replica
+    // (Replica::cancel); the other ranks then give up their share as well. The replica fails
+    // the batch on every rank, and the leader reports it abandoned.
+    const auto abandon_now = [&] {
+      if (!leader) return ctx_.ep && ctx_.ep->cancelled();
+      if (!stop.abandon()) return false;
+      if (ctx_.ep) ctx_.ep->cancel();
+      return true;
+    };
+    const ProgressFn cancel = [&](int64_t, int64_t) {
+      if (abandon_now()) throw Cancelled();
+    };
     std::vector<results::UnitResult> mine_out;  // one per unit with a non-empty share
     const auto work = [&] {
       if (group.kind == UnitKind::kStats) {
         for (size_t i = 0; i < group.units.size(); ++i) {
           if (mine[i].empty()) continue;
-          if (my_stop.abandon()) throw Cancelled();
+          if (abandon_now()) throw Cancelled();
           Unit u = ctx_.plan->units[size_t(group.units[i])];
           u.begin = mine[i].begin;
           u.end = mine[i].end;
           mine_out.push_back(run_statistics_unit(ctx_, u, *engine_, *model_.tokenizer,
-                                                 model_.family(), stats_chat(), my_stop));
+                                                 model_.family(), stats_chat(), cancel));
         }
       } else {
         const Unit& u = ctx_.plan->units[size_t(group.units.front())];
@@ -76,9 +85,9 @@ class ModelRunner : public UnitRunner {
               "expected a date (YYYY-MM-DD) for GPT-OSS chat prompts in a sweep (every unit "
               "must see the same harmony system message), found none");
         if (!mine.front().empty())  // the units of an eval batch share one sample range
-          mine_out = run_eval_group(
-              ctx_, group, model_, *engine_, task, language_data(task, t.languages, u.language),
-              mine.front().begin, mine.front().end, cancel_on_abandon(my_stop));
+          mine_out = run_eval_group(ctx_, group, model_, *engine_, task,
+                                    language_data(task, t.languages, u.language),
+                                    mine.front().begin, mine.front().end, cancel);
       }
     };
     if (ranks == 1) {

@@ -21,7 +21,7 @@ corpus::CorpusSource corpus_source(const SweepConfig& c, const CorpusSpec& k) {
 
 results::UnitResult run_statistics_unit(const RunnerContext& ctx, const Unit& unit, Engine& engine,
                                         const io::Tokenizer& tokenizer, io::Family family,
-                                        const io::ChatOptions& chat, const StopFlag& stop) {
+                                        const io::ChatOptions& chat, const ProgressFn& progress) {
   const SweepConfig& c = *ctx.config;
   const StatsSpec& st = ctx.plan->stats[unit.stats];
   const CorpusSpec& k = c.corpora[st.corpus];
@@ -31,7 +31,6 @@ results::UnitResult run_statistics_unit(const RunnerContext& ctx, const Unit& un
     throw InputError(fmt::format("{} ({})", source.where, st.language),
                      fmt::format("expected at least {} sequences (corpora.{}.samples), found {}",
                                  unit.end, k.name, texts.size()));
-  if (stop.abandon()) throw Cancelled();
   texts = std::vector<std::string>(texts.begin() + unit.begin, texts.begin() + unit.end);
   const corpus::PromptBuilder prompts(
       tokenizer, family, corpus::PromptBuilder::parse_style(k.prompt, source.where + ".prompt"),
@@ -44,8 +43,7 @@ results::UnitResult run_statistics_unit(const RunnerContext& ctx, const Unit& un
   o.collector.raw_logits = c.statistics.raw_logits;
   o.content_only = c.statistics.tokens == "content";
   o.first_index = unit.begin;
-  const results::RoutingStats s =
-      corpus::collect_statistics(engine, prompts, texts, o, cancel_on_abandon(stop));
+  const results::RoutingStats s = corpus::collect_statistics(engine, prompts, texts, o, progress);
   results::UnitResult r = results::routing_stats_to_unit(s);
   r.notes["prompt"] = prompts.describe();
   return r;

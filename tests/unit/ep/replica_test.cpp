@@ -191,6 +191,53 @@ TEST(Replica, AFailureOnOneRankIsRaisedOnEveryRank) {
   });
 }
 
+TEST(Replica, ACancelFromOneRankReachesTheOthersThroughTheExchanges) {
+  // What a sweep's model runner does to abandon a batch: the leader gives up after its first
+  // finished request and calls cancel(); the other rank's progress callback sees cancelled()
+  // after its own first finished request and gives up too, rather than after all eight.
+  TinySpec s;
+  const io::ModelConfig config = moe::testing::tiny_config(s);
+  const MapWeights weights = moe::testing::tiny_weights(s);
+  run_ranks(2, [&](std::shared_ptr<Communicator> comm) {
+    ReplicaOptions ro;
+    ro.expert_parallel = 2;
+    Replica rep(comm, ro);
+    auto model = rep.build_model(config, weights, ref_options());
+    EngineOptions eo;
+    eo.max_batch_seqs = 1;  // one request at a time: rank 1 finishes its first after 6 steps
+    Engine engine(model, TextDecoder{}, eo);
+    const bool leader = rep.rank() == 0;
+    std::vector<GenerateRequest> reqs(leader ? 1 : 8);
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      reqs[i].prompt = {int32_t(1 + i), 2, 3};
+      reqs[i].max_new_tokens = leader ? 2 : 6;
+    }
+    int64_t finished = 0;
+    rep.cancel();  // outside run(): nothing
+    EXPECT_FALSE(rep.cancelled());
+    try {
+      rep.run(*model, [&] {
+        engine.generate(reqs, {}, [&](int64_t done, int64_t) {
+          finished = done;
+          if (leader) rep.cancel();  // asks the others, and gives up at once
+          if (leader || rep.cancelled()) throw std::runtime_error("given up");
+        });
+      });
+      ADD_FAILURE() << "rank " << rep.rank() << ": no error";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "given up") << "rank " << rep.rank();
+    }
+    EXPECT_EQ(finished, 1) << "rank " << rep.rank();
+    EXPECT_FALSE(rep.cancelled());
+    // The next run starts without the request.
+    std::vector<GenerateResult> res;
+    rep.run(*model, [&] {
+      res = engine.generate(reqs, {}, [&](int64_t, int64_t) { EXPECT_FALSE(rep.cancelled()); });
+    });
+    EXPECT_EQ(res.size(), reqs.size());
+  });
+}
+
 TEST(Replica, OneRankInstallsNoDispatcherAndCommunicatesNothing) {
   TinySpec s;
   auto comm = std::make_shared<LocalCommunicator>();

@@ -146,10 +146,10 @@ TEST(Evaluate, StoredOutputsRescoreToTheStoredScores) {
   EXPECT_DOUBLE_EQ(run.points[0].summary.score, sum / 2);
 }
 
-TEST(Evaluate, AnAbandonStopEndsTheBatchAfterARequestAndTheEngineGoesOn) {
-  // What a sweep's model runner hands evaluate(): cancel_on_abandon(stop). "Finish" lets the
-  // batch run to its end; "abandon" gives it up after the request that finished (Cancelled),
-  // and the same engine then evaluates as before.
+TEST(Evaluate, AProgressCallbackThatThrowsEndsTheBatchAndTheEngineGoesOn) {
+  // A sweep's model runner gives a batch up from evaluate()'s progress callback (Cancelled,
+  // after a finished request, when the stop flag says abandon); the same engine then evaluates
+  // as before.
   TempDir d;
   d.write("mgsm_en.tsv", kMgsm);
   const EvalModel m = tiny_eval_model(io::Family::kQwen3Moe);
@@ -159,18 +159,17 @@ TEST(Evaluate, AnAbandonStopEndsTheBatchAfterARequestAndTheEngineGoesOn) {
   const EvalPoint base[] = {{"baseline", nullptr}};
   const EvalRun before = evaluate(m, engine, t, data, 0, 3, base);
   sweeps::StopFlag stop;
-  stop.raise(sweeps::StopLevel::kFinish);
-  const EvalRun finished =
-      evaluate(m, engine, t, data, 0, 3, base, {}, sweeps::cancel_on_abandon(stop));
-  EXPECT_EQ(finished.points[0].samples.size(), 3u);
-  stop.raise(sweeps::StopLevel::kAbandon);
   int64_t calls = 0;
-  const auto counting = [&](int64_t done, int64_t total) {
+  const ProgressFn cancel = [&](int64_t, int64_t) {
     ++calls;
-    sweeps::cancel_on_abandon(stop)(done, total);
+    if (stop.abandon()) throw sweeps::Cancelled();
   };
-  EXPECT_THROW(evaluate(m, engine, t, data, 0, 3, base, {}, counting), sweeps::Cancelled);
-  EXPECT_EQ(calls, 1);
+  stop.raise(sweeps::StopLevel::kFinish);
+  EXPECT_EQ(evaluate(m, engine, t, data, 0, 3, base, {}, cancel).points[0].samples.size(), 3u);
+  EXPECT_EQ(calls, 3);
+  stop.raise(sweeps::StopLevel::kAbandon);
+  EXPECT_THROW(evaluate(m, engine, t, data, 0, 3, base, {}, cancel), sweeps::Cancelled);
+  EXPECT_EQ(calls, 4);
   const EvalRun after = evaluate(m, engine, t, data, 0, 3, base);
   ASSERT_EQ(after.points[0].samples.size(), 3u);
   for (size_t i = 0; i < 3; ++i)
