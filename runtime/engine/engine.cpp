@@ -71,6 +71,7 @@ struct Engine::Impl {
   // with all slots free; SlotsBack runs this when a call ends by an exception (a hook or a
   // progress callback that throws, e.g. to cancel), so the engine stays usable.
   void release_all() {
+    if (int(free_slots.size()) == opt.max_batch_seqs) return;  // the usual way out
     std::vector<char> is_free(size_t(opt.max_batch_seqs), 0);
     for (int s : free_slots) is_free[size_t(s)] = 1;
     for (int s = opt.max_batch_seqs - 1; s >= 0; --s)

@@ -11,7 +11,6 @@
 #include "results/h5.h"
 #include "runtime/core/error.h"
 #include "runtime/core/version.h"
-#include "sweeps/tasks/chrf.h"
 #include "sweeps/tasks/gmmlu.h"
 
 namespace moe::eval {
@@ -81,12 +80,6 @@ std::string p_text(double p) {
 }
 
 }  // namespace
-
-significance::CorpusMetric language_metric(TaskKind kind) {
-  if (kind == TaskKind::kFlores) return tasks::chrf_corpus_metric();
-  if (kind == TaskKind::kGmmlu) return tasks::gmmlu_subject_mean_metric();
-  return {};
-}
 
 results::ScoredSamples scored_samples(std::span<const SampleResult> samples, TaskKind kind) {
   results::ScoredSamples s;

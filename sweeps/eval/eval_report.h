@@ -48,12 +48,9 @@ struct EvalReport {
   std::optional<results::PointComparison> comparison;
 };
 
-// The corpus metric of a task's language score (results/significance.h): flores the corpus
-// chrF, gmmlu the mean over subjects; empty for tasks scored by the mean per-sample score.
-significance::CorpusMetric language_metric(TaskKind kind);
-
 // The per-sample scores of a point's samples, keyed by sample index, with each sample's
-// statistics for language_metric(kind) (flores: chrF statistics; gmmlu: subject statistics).
+// statistics for language_metric(kind) (evaluate.h; flores: chrF statistics; gmmlu: subject
+// statistics).
 results::ScoredSamples scored_samples(std::span<const SampleResult> samples, TaskKind kind);
 
 // Compares point `point` with point `baseline` in every run (language). Where the task's language

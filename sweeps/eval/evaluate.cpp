@@ -13,6 +13,7 @@
 #include "runtime/routing/statistics.h"
 #include "sweeps/tasks/answers.h"
 #include "sweeps/tasks/chrf.h"
+#include "sweeps/tasks/gmmlu.h"
 #include "sweeps/tasks/language_consistency.h"
 #include "sweeps/tasks/languages.h"
 #include "sweeps/tasks/mgsm.h"
@@ -72,6 +73,12 @@ EvalModel EvalModel::load(const std::filesystem::path& dir, const ModelLoadOptio
 routing::RouterShape EvalModel::router_shape() const {
   const io::ModelConfig& c = model->config();
   return routing::RouterShape{model->num_moe_layers(), c.num_experts, c.top_k};
+}
+
+significance::CorpusMetric language_metric(TaskKind kind) {
+  if (kind == TaskKind::kFlores) return tasks::chrf_corpus_metric();
+  if (kind == TaskKind::kGmmlu) return tasks::gmmlu_subject_mean_metric();
+  return {};
 }
 
 io::ChatOptions chat_options(const TaskConfig& task) {

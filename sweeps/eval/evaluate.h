@@ -126,6 +126,10 @@ EvalRun evaluate(const EvalModel& model, Engine& engine, const TaskConfig& task,
 // chat_date, or today's date when it has none).
 io::ChatOptions chat_options(const TaskConfig& task);
 
+// The corpus metric of a task's language score (results/significance.h): flores the corpus
+// chrF, gmmlu the mean over subjects; empty for tasks scored by the mean per-sample score.
+significance::CorpusMetric language_metric(TaskKind kind);
+
 // Scores one generated output of `item` (output: the engine's text; chat: whether the prompt was
 // a chat prompt). Pure: used by evaluate() and to re-score stored outputs.
 SampleResult score_generation(const TaskConfig& task, const LanguageData& data,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <variant>
 
 #include "runtime/core/error.h"
@@ -169,10 +170,11 @@ results::UnitResult point_result(const eval::TaskConfig& task, const eval::Point
 }
 
 results::CorpusScore corpus_score(eval::TaskKind kind) {
-  if (kind == eval::TaskKind::kFlores) return {tasks::chrf_corpus_metric(), chrf_statistics_of};
-  if (kind == eval::TaskKind::kGmmlu)
-    return {tasks::gmmlu_subject_mean_metric(), gmmlu_statistics_of};
-  return {};
+  // The metric is the evaluator's (eval::language_metric); here only its columns are read.
+  significance::CorpusMetric metric = eval::language_metric(kind);
+  if (!metric) return {};
+  return {std::move(metric),
+          kind == eval::TaskKind::kFlores ? chrf_statistics_of : gmmlu_statistics_of};
 }
 
 eval::TaskConfig eval_task(const SweepConfig& c, const TaskSpec& t) {
