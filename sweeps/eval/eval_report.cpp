@@ -34,7 +34,10 @@ class TableWriter {
     const h5::Group g = parent.group(name);
     std::vector<std::string> names;
     size_t rows = 0;
-    for (const auto& [n, v] : cols_) {
+    for (const auto& col : cols_) {
+      // References, not a structured binding: clang 14 cannot capture those in a lambda.
+      const std::string& n = col.first;
+      const auto& v = col.second;
       const size_t size = std::visit([](const auto& x) { return x.size(); }, v);
       MOE_ASSERT(names.empty() || size == rows, "table {}: column {} has {} rows, not {}", name, n,
                  size, rows);

@@ -257,7 +257,6 @@ RunSummary run_mpi(const SweepConfig& c, const Plan& plan, results::Store& store
 
   RunnerContext ctx{&c, &plan, &store, info, &replica};
   std::unique_ptr<UnitRunner> runner;
-  int64_t failed_here = 0;
   if (info.rank == 0) {
     int prev = -1, model = -1;
     BatchOutcome last;
@@ -285,7 +284,6 @@ RunSummary run_mpi(const SweepConfig& c, const Plan& plan, results::Store& store
         });
         last = run_batch(*runner, ctx, g, stop, owner);
       }
-      failed_here += last.outcome == Coordinator::Outcome::kFailed;
       prev = g;
       if (plan.groups[g].model >= 0) model = plan.groups[g].model;
     }

@@ -1,8 +1,10 @@
 // AVX-512 BF16 and AMX-BF16 kernels (see kernels.h). This file alone is compiled with
 // -mavx512bf16, -mamx-bf16 & co.
 // GCC 12's _mm512_reduce_* use an intentionally undefined register that -Wuninitialized flags.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>

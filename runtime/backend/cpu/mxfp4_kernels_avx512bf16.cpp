@@ -4,8 +4,10 @@
 //   the non-zero values (exact; blocks whose scale would leave the normal range take the scalar
 //   path through decode_mxfp4).
 // GCC 12's _mm512_reduce_* use an intentionally undefined register that -Wuninitialized flags.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>
