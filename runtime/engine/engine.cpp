@@ -44,6 +44,7 @@ struct Engine::Impl {
   int64_t max_context = 0;
   std::unique_ptr<KvCache> cache;
   std::vector<int> free_slots;
+  std::function<void()> step_check;  // Engine::set_step_check
 
   Impl(std::shared_ptr<Model> m, TextDecoder d, EngineOptions o)
       : model(std::move(m)), decode(std::move(d)), opt(o) {
@@ -119,6 +120,7 @@ struct Engine::Impl {
       chunks.emplace_back(f, chunk);
     }
     if (chunks.empty()) return false;
+    if (step_check) step_check();
     Tensor logits;
     model->forward(batch, *cache, hooks, row_of.empty() ? nullptr : &logits);
     for (auto& [f, c] : chunks) f->fed += c;
@@ -171,6 +173,9 @@ Engine::Engine(std::shared_ptr<Model> model, TextDecoder decoder, EngineOptions 
     : impl_(std::make_unique<Impl>(std::move(model), std::move(decoder), options)) {}
 Engine::~Engine() = default;
 Model& Engine::model() { return *impl_->model; }
+void Engine::set_step_check(std::function<void()> check) {
+  impl_->step_check = std::move(check);
+}
 
 std::vector<GenerateResult> Engine::generate(std::span<const GenerateRequest> requests,
                                              HookList hooks, const ProgressFn& progress) {

@@ -10,8 +10,8 @@
 // Scheduling: continuous batching. Each step packs decode tokens of running sequences first,
 // then prompt chunks (a long prompt is split across steps), within max_batch_tokens,
 // max_batch_seqs and max_logit_rows; finished sequences free their cache slot at once.
-// A call that ends by an exception (a hook's or the progress callback's, e.g. to cancel) gives
-// its sequences' cache slots back: the engine stays usable.
+// A call that ends by an exception (a hook's, the progress callback's or the step check's, e.g.
+// to cancel) gives its sequences' cache slots back: the engine stays usable.
 // Thread-safety: one Engine is driven by one thread; it uses the backend's worker threads.
 #pragma once
 
@@ -120,6 +120,12 @@ class Engine {
   // Runs the prompt through the model for the hooks' sake only (no logits kept).
   void prefill(std::span<const PrefillRequest> requests, HookList hooks,
                const ProgressFn& progress = {});
+
+  // `check` runs before every forward step of every later call, until replaced (an empty
+  // function removes it). It may throw, e.g. to cancel: the call then ends with that exception
+  // between two steps. A step is one token per running sequence in decoding and at most
+  // max_batch_tokens prompt tokens, so a check ends even one long generation within a step.
+  void set_step_check(std::function<void()> check);
 
   Model& model();
 

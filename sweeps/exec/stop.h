@@ -1,7 +1,7 @@
 // Graceful stop: SIGUSR1 (what SLURM sends with --signal=B:USR1@N before the time limit), SIGTERM
 // and SIGINT ask the worker to stop. The first signal means "stop after the current batch" (or
 // abandon it, with execution.on_stop: abandon); a second one means "abandon now": the model
-// runner gives its batch up after the request that finishes next (on every rank of a replica,
+// runner gives its batch up before its engine's next step (on every rank of a replica,
 // sweeps/phases/model_runner.cpp). Abandoned batches are given back (their leases released)
 // and nothing half-done is stored.
 //

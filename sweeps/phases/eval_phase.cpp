@@ -227,7 +227,7 @@ std::vector<results::UnitResult> run_eval_group(const RunnerContext& ctx, const 
                                                 const eval::EvalModel& model, Engine& engine,
                                                 const eval::TaskConfig& task,
                                                 const eval::LanguageData& data, int64_t begin,
-                                                int64_t end, const ProgressFn& progress) {
+                                                int64_t end) {
   MOE_ASSERT(group.kind == UnitKind::kEval && !group.units.empty(), "not an eval batch: {}",
              group.id);
   const Unit& first = ctx.plan->units[size_t(group.units[0])];
@@ -252,8 +252,7 @@ std::vector<results::UnitResult> run_eval_group(const RunnerContext& ctx, const 
     const Unit& u = ctx.plan->units[size_t(group.units[i])];
     points.push_back({ctx.plan->points[size_t(u.point)].id, ivs[i].edits.empty() ? nullptr : &ivs[i]});
   }
-  const eval::EvalRun run =
-      eval::evaluate(model, engine, task, data, begin, end, points, {}, progress);
+  const eval::EvalRun run = eval::evaluate(model, engine, task, data, begin, end, points);
   std::vector<results::UnitResult> out;
   for (const eval::PointResult& pr : run.points) out.push_back(point_result(task, pr, run.notes));
   return out;

@@ -47,6 +47,6 @@ std::vector<results::UnitResult> run_eval_group(const RunnerContext& ctx, const 
                                                 const eval::EvalModel& model, Engine& engine,
                                                 const eval::TaskConfig& task,
                                                 const eval::LanguageData& data, int64_t begin,
-                                                int64_t end, const ProgressFn& progress = {});
+                                                int64_t end);
 
 }  // namespace moe::sweeps

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -47,7 +48,7 @@ class ModelRunner : public UnitRunner {
       const Unit& u = ctx_.plan->units[size_t(ui)];
       mine.push_back(share_of(u.begin, u.end, ctx_.replica.rank, ranks));
     }
-    // Abandoning on a stop signal, checked between units and after each finished request: the
+    // Abandoning on a stop signal, checked between units and before every engine step: the
     // leader decides by its stop flag and, with expert parallelism, tells the replica
     // (Replica::cancel); the other ranks then give up their share as well. The replica fails
     // the batch on every rank, and the leader reports it abandoned.
@@ -57,9 +58,9 @@ class ModelRunner : public UnitRunner {
       if (ctx_.ep) ctx_.ep->cancel();
       return true;
     };
-    const ProgressFn cancel = [&](int64_t, int64_t) {
+    const StepCheckScope step_check(*engine_, [&] {
       if (abandon_now()) throw Cancelled();
-    };
+    });
     std::vector<results::UnitResult> mine_out;  // one per unit with a non-empty share
     const auto work = [&] {
       if (group.kind == UnitKind::kStats) {
@@ -70,7 +71,7 @@ class ModelRunner : public UnitRunner {
           u.begin = mine[i].begin;
           u.end = mine[i].end;
           mine_out.push_back(run_statistics_unit(ctx_, u, *engine_, *model_.tokenizer,
-                                                 model_.family(), stats_chat(), cancel));
+                                                 model_.family(), stats_chat()));
         }
       } else {
         const Unit& u = ctx_.plan->units[size_t(group.units.front())];
@@ -87,7 +88,7 @@ class ModelRunner : public UnitRunner {
         if (!mine.front().empty())  // the units of an eval batch share one sample range
           mine_out = run_eval_group(ctx_, group, model_, *engine_, task,
                                     language_data(task, t.languages, u.language),
-                                    mine.front().begin, mine.front().end, cancel);
+                                    mine.front().begin, mine.front().end);
       }
     };
     if (ranks == 1) {
@@ -103,6 +104,17 @@ class ModelRunner : public UnitRunner {
   }
 
  private:
+  // Engine::set_step_check for one scope.
+  struct StepCheckScope {
+    Engine& engine;
+    StepCheckScope(Engine& e, std::function<void()> check) : engine(e) {
+      engine.set_step_check(std::move(check));
+    }
+    StepCheckScope(const StepCheckScope&) = delete;
+    StepCheckScope& operator=(const StepCheckScope&) = delete;
+    ~StepCheckScope() { engine.set_step_check({}); }
+  };
+
   struct SampleRange {
     int64_t begin = 0, end = 0;
     bool empty() const { return end <= begin; }

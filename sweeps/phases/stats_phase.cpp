@@ -21,7 +21,7 @@ corpus::CorpusSource corpus_source(const SweepConfig& c, const CorpusSpec& k) {
 
 results::UnitResult run_statistics_unit(const RunnerContext& ctx, const Unit& unit, Engine& engine,
                                         const io::Tokenizer& tokenizer, io::Family family,
-                                        const io::ChatOptions& chat, const ProgressFn& progress) {
+                                        const io::ChatOptions& chat) {
   const SweepConfig& c = *ctx.config;
   const StatsSpec& st = ctx.plan->stats[unit.stats];
   const CorpusSpec& k = c.corpora[st.corpus];
@@ -43,7 +43,7 @@ results::UnitResult run_statistics_unit(const RunnerContext& ctx, const Unit& un
   o.collector.raw_logits = c.statistics.raw_logits;
   o.content_only = c.statistics.tokens == "content";
   o.first_index = unit.begin;
-  const results::RoutingStats s = corpus::collect_statistics(engine, prompts, texts, o, progress);
+  const results::RoutingStats s = corpus::collect_statistics(engine, prompts, texts, o);
   results::UnitResult r = results::routing_stats_to_unit(s);
   r.notes["prompt"] = prompts.describe();
   return r;

@@ -18,10 +18,8 @@ namespace moe::sweeps {
 // The corpus of a config as the corpus loader describes it.
 corpus::CorpusSource corpus_source(const SweepConfig& c, const CorpusSpec& k);
 
-// `progress` is called after each prefilled text (it may throw, e.g. Cancelled, to give up).
 results::UnitResult run_statistics_unit(const RunnerContext& ctx, const Unit& unit, Engine& engine,
                                         const io::Tokenizer& tokenizer, io::Family family,
-                                        const io::ChatOptions& chat,
-                                        const ProgressFn& progress = {});
+                                        const io::ChatOptions& chat);
 
 }  // namespace moe::sweeps

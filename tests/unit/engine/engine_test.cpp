@@ -229,6 +229,35 @@ TEST(Engine, ACallEndedByAnExceptionGivesItsCacheSlotsBack) {
   for (size_t i = 0; i < lls.size(); ++i) EXPECT_EQ(ll_again[i].logprob, ll_fresh[i].logprob);
 }
 
+TEST(Engine, TheStepCheckRunsBeforeEveryStepAndMayEndTheCallBetweenSteps) {
+  // One long generation: one step per generated token (the prompt fits one step). A check that
+  // throws ends the call before the step that would run next, long before the request
+  // finishes; without the check the engine gives what a fresh engine gives.
+  auto m = tiny(io::Family::kOlmoe);
+  GenerateRequest r;
+  r.prompt = prompt(5, 1);
+  r.max_new_tokens = 40;
+  Engine eng(m, TextDecoder{}, {});
+  int checks = 0;
+  eng.set_step_check([&] { ++checks; });
+  const auto full = eng.generate(std::span(&r, 1));
+  ASSERT_EQ(full[0].tokens.size(), 40u);
+  EXPECT_EQ(checks, 40);
+  struct Stop {};
+  checks = 0;
+  int finished = 0;
+  eng.set_step_check([&] {
+    if (++checks == 6) throw Stop{};
+  });
+  EXPECT_THROW(eng.generate(std::span(&r, 1), {}, [&](int64_t, int64_t) { ++finished; }), Stop);
+  EXPECT_EQ(checks, 6);
+  EXPECT_EQ(finished, 0);
+  eng.set_step_check({});
+  const auto again = eng.generate(std::span(&r, 1));
+  EXPECT_EQ(again[0].tokens, full[0].tokens);
+  EXPECT_EQ(again[0].tokens, Engine(m, TextDecoder{}, {}).generate(std::span(&r, 1))[0].tokens);
+}
+
 TEST(Engine, BadRequestsAreInputErrors) {
   auto m = tiny();
   Engine eng(m, TextDecoder{}, {});

@@ -192,9 +192,10 @@ TEST(Replica, AFailureOnOneRankIsRaisedOnEveryRank) {
 }
 
 TEST(Replica, ACancelFromOneRankReachesTheOthersThroughTheExchanges) {
-  // What a sweep's model runner does to abandon a batch: the leader gives up after its first
-  // finished request and calls cancel(); the other rank's progress callback sees cancelled()
-  // after its own first finished request and gives up too, rather than after all eight.
+  // What a sweep's model runner does to abandon a batch: the leader's step check calls cancel()
+  // and gives up before its third step; the other rank's step check sees cancelled() a step or
+  // so later and gives up too, before its first request (6 steps) is done, rather than after
+  // all eight requests (48 steps).
   TinySpec s;
   const io::ModelConfig config = moe::testing::tiny_config(s);
   const MapWeights weights = moe::testing::tiny_weights(s);
@@ -210,30 +211,32 @@ TEST(Replica, ACancelFromOneRankReachesTheOthersThroughTheExchanges) {
     std::vector<GenerateRequest> reqs(leader ? 1 : 8);
     for (size_t i = 0; i < reqs.size(); ++i) {
       reqs[i].prompt = {int32_t(1 + i), 2, 3};
-      reqs[i].max_new_tokens = leader ? 2 : 6;
+      reqs[i].max_new_tokens = leader ? 20 : 6;
     }
+    int steps = 0;
     int64_t finished = 0;
     rep.cancel();  // outside run(): nothing
     EXPECT_FALSE(rep.cancelled());
+    engine.set_step_check([&] {
+      if (leader && steps == 2) rep.cancel();  // asks the others, and gives up at once
+      if ((leader && steps == 2) || (!leader && rep.cancelled()))
+        throw std::runtime_error("given up");
+      ++steps;
+    });
     try {
-      rep.run(*model, [&] {
-        engine.generate(reqs, {}, [&](int64_t done, int64_t) {
-          finished = done;
-          if (leader) rep.cancel();  // asks the others, and gives up at once
-          if (leader || rep.cancelled()) throw std::runtime_error("given up");
-        });
-      });
+      rep.run(*model,
+              [&] { engine.generate(reqs, {}, [&](int64_t done, int64_t) { finished = done; }); });
       ADD_FAILURE() << "rank " << rep.rank() << ": no error";
     } catch (const std::runtime_error& e) {
       EXPECT_STREQ(e.what(), "given up") << "rank " << rep.rank();
     }
-    EXPECT_EQ(finished, 1) << "rank " << rep.rank();
+    EXPECT_EQ(finished, 0) << "rank " << rep.rank();
+    EXPECT_LT(steps, 6) << "rank " << rep.rank();
     EXPECT_FALSE(rep.cancelled());
     // The next run starts without the request.
+    engine.set_step_check([&] { EXPECT_FALSE(rep.cancelled()); });
     std::vector<GenerateResult> res;
-    rep.run(*model, [&] {
-      res = engine.generate(reqs, {}, [&](int64_t, int64_t) { EXPECT_FALSE(rep.cancelled()); });
-    });
+    rep.run(*model, [&] { res = engine.generate(reqs); });
     EXPECT_EQ(res.size(), reqs.size());
   });
 }

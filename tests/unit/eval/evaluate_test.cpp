@@ -146,10 +146,9 @@ TEST(Evaluate, StoredOutputsRescoreToTheStoredScores) {
   EXPECT_DOUBLE_EQ(run.points[0].summary.score, sum / 2);
 }
 
-TEST(Evaluate, AProgressCallbackThatThrowsEndsTheBatchAndTheEngineGoesOn) {
-  // A sweep's model runner gives a batch up from evaluate()'s progress callback (Cancelled,
-  // after a finished request, when the stop flag says abandon); the same engine then evaluates
-  // as before.
+TEST(Evaluate, AStepCheckThatThrowsEndsTheBatchAndTheEngineGoesOn) {
+  // A sweep's model runner gives a batch up from the engine's step check (Cancelled, before
+  // the next step, when the stop flag says abandon); the same engine then evaluates as before.
   TempDir d;
   d.write("mgsm_en.tsv", kMgsm);
   const EvalModel m = tiny_eval_model(io::Family::kQwen3Moe);
@@ -159,17 +158,22 @@ TEST(Evaluate, AProgressCallbackThatThrowsEndsTheBatchAndTheEngineGoesOn) {
   const EvalPoint base[] = {{"baseline", nullptr}};
   const EvalRun before = evaluate(m, engine, t, data, 0, 3, base);
   sweeps::StopFlag stop;
-  int64_t calls = 0;
-  const ProgressFn cancel = [&](int64_t, int64_t) {
-    ++calls;
+  int64_t steps = 0, finished = 0;
+  const ProgressFn count = [&](int64_t, int64_t) { ++finished; };
+  engine.set_step_check([&] {
+    ++steps;
     if (stop.abandon()) throw sweeps::Cancelled();
-  };
+  });
   stop.raise(sweeps::StopLevel::kFinish);
-  EXPECT_EQ(evaluate(m, engine, t, data, 0, 3, base, {}, cancel).points[0].samples.size(), 3u);
-  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(evaluate(m, engine, t, data, 0, 3, base, {}, count).points[0].samples.size(), 3u);
+  EXPECT_EQ(finished, 3);
+  EXPECT_GT(steps, 1);
   stop.raise(sweeps::StopLevel::kAbandon);
-  EXPECT_THROW(evaluate(m, engine, t, data, 0, 3, base, {}, cancel), sweeps::Cancelled);
-  EXPECT_EQ(calls, 4);
+  steps = finished = 0;
+  EXPECT_THROW(evaluate(m, engine, t, data, 0, 3, base, {}, count), sweeps::Cancelled);
+  EXPECT_EQ(steps, 1);
+  EXPECT_EQ(finished, 0);
+  engine.set_step_check({});
   const EvalRun after = evaluate(m, engine, t, data, 0, 3, base);
   ASSERT_EQ(after.points[0].samples.size(), 3u);
   for (size_t i = 0; i < 3; ++i)
