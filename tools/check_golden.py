@@ -10,7 +10,8 @@ For each fixture directory under tests/golden it
   2. reloads the committed checkpoint with the installed transformers, reruns every prompt and
      compares with expected.h5: input ids and greedy tokens exactly, selected experts exactly
      except where the recorded router logits have a near-tie (gap < 1e-6 f32, < 1e-2 bf16), router
-     logits / routing weights / logits / greedy logits within the tolerances below.
+     logits / routing weights / logits / greedy logits / greedy-step router logits within the
+     tolerances below.
 
 Not run by CI (CI has no torch); run it after upgrading transformers or editing make_golden.py:
     python3 tools/check_golden.py [--dir tests/golden] [--case NAME ...]
@@ -85,6 +86,8 @@ def compare_outputs(case: mg.Case, fixture: Path) -> tuple:
                                     f"at tokens {np.nonzero(bad)[0].tolist()}")
                 ok = ~tie
                 close("routing_weights", lg["routing_weights"][()][ok], weights[ok])
+                close("greedy_router_logits", lg["greedy_router_logits"][()],
+                      r["greedy_router_logits"][i])
             close("logits", g["logits"][()], r["logits"])
             close("greedy_logits", g["greedy_logits"][()], r["greedy_logits"])
             if not np.array_equal(g["greedy_tokens"][()], r["greedy_tokens"]):

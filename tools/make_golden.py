@@ -457,7 +457,8 @@ def router_modules(model, moe_layers: list) -> dict:
 
 def run_reference(model, moe_layers: list, prompts: list, greedy_steps: int) -> list:
     """Per prompt (batch 1, unpadded): router logits / experts / weights per MoE layer, logits [T, V],
-    greedy continuation through the KV cache and the logits that chose each greedy token."""
+    greedy continuation through the KV cache, the logits that chose each greedy token and, per MoE
+    layer, the router logits of the position those logits came from."""
     import torch
     from transformers import DynamicCache
 
@@ -493,6 +494,7 @@ def run_reference(model, moe_layers: list, prompts: list, greedy_steps: int) -> 
                     layers[i] = (logits.numpy(), experts.numpy(), weights.numpy())
                 prompt_logits = out.logits[0].to(torch.float32).numpy()
                 greedy, greedy_logits = [], []
+                greedy_router = {i: [layers[i][0].reshape(len(ids), -1)[-1]] for i in moe_layers}
                 step_logits = out.logits[0, -1]
                 cache = out.past_key_values
                 for step_no in range(greedy_steps):
@@ -501,14 +503,18 @@ def run_reference(model, moe_layers: list, prompts: list, greedy_steps: int) -> 
                     greedy_logits.append(step_logits.to(torch.float32).numpy())
                     if step_no == greedy_steps - 1:
                         break
+                    seen.clear()
                     step = model(input_ids=torch.tensor([[tok]]), past_key_values=cache,
                                  use_cache=True)
+                    for i in moe_layers:
+                        greedy_router[i].append(seen[i][0].numpy().reshape(-1))
                     cache = step.past_key_values
                     step_logits = step.logits[0, -1]
                 results.append({
                     "input_ids": ids, "layers": layers, "logits": prompt_logits,
                     "greedy_tokens": np.array(greedy, dtype=np.int32),
                     "greedy_logits": np.stack(greedy_logits),
+                    "greedy_router_logits": {i: np.stack(v) for i, v in greedy_router.items()},
                 })
     finally:
         for h in handles:
@@ -654,6 +660,7 @@ def write_expected(path: Path, attrs: dict, moe_layers: list, results: list) -> 
                 put(lg, "router_logits", logits.astype(np.float32))
                 put(lg, "selected_experts", experts.astype(np.int32))
                 put(lg, "routing_weights", weights.astype(np.float32))
+                put(lg, "greedy_router_logits", r["greedy_router_logits"][i].astype(np.float32))
             put(g, "logits", r["logits"].astype(np.float32))
             put(g, "greedy_tokens", r["greedy_tokens"].astype(np.int32))
             put(g, "greedy_logits", r["greedy_logits"].astype(np.float32))
