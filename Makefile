@@ -42,7 +42,12 @@ test: deps-cluster
 test-main:
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 1500
 
+# A build folder configured with another compiler starts afresh: CMake would drop the cache,
+# and with it every -D setting below, when the compiler changes.
 test-asan:
+	@if [ -f $(ASAN_BUILD)/CMakeCache.txt ] && \
+	  ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang++$$' $(ASAN_BUILD)/CMakeCache.txt; then \
+	  echo "$(ASAN_BUILD) was configured with another compiler: removing it"; rm -rf $(ASAN_BUILD); fi
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMOE_WERROR=ON \
 	  -DMOE_SANITIZE=ON -DMOE_BUILD_BENCH=OFF -DMOE_BUILD_INTEGRATION_TESTS=OFF \
 	  -DMOE_ENABLE_CUDA=OFF $(SAN_TOOLCHAIN) $(CMAKE_FLAGS)
