@@ -1,6 +1,6 @@
-// Comparison of a grid point with its baseline (SCIENCE.md D, "Significance"): the glue between
-// per-sample scores and the tests of results/significance.h, used by `moe-sweep eval` and the
-// reports.
+// Comparison of a grid point with its baseline (sweeps/METHODS.md D, "Significance"): the glue
+// between per-sample scores and the tests of results/significance.h, used by `moe-sweep eval` and
+// the reports.
 //
 // Per language, the point's and the baseline's samples are paired by sample index (the position
 // in the task's sample list, the same for both); a sample missing on either side, or whose score

@@ -86,8 +86,8 @@ double mean_scorable(const std::vector<int64_t>& v, int64_t* n, int64_t* sum) {
   return *n ? double(*sum) / double(*n) : kNaN;
 }
 
-// The language score (SCIENCE.md D): the task's corpus score where it has one (FLORES: corpus
-// chrF; Global-MMLU: mean over subjects), else the accuracy over the scorable samples for a
+// The language score (sweeps/METHODS.md D): the task's corpus score where it has one (FLORES:
+// corpus chrF; Global-MMLU: mean over subjects), else the accuracy over the scorable samples for a
 // task with verdicts, else the mean per-sample score.
 double language_score(const Outcomes& o) {
   if (o.has_corpus) return o.corpus;

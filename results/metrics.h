@@ -1,10 +1,10 @@
-// Metrics over routing distributions (SCIENCE.md B): entropy, Jensen-Shannon divergence, the
+// Metrics over routing distributions (sweeps/METHODS.md B): entropy, Jensen-Shannon divergence, the
 // entropy-normalised JSD, divergence from English per layer, cross-language similarity, and
 // Pearson/Spearman correlation across languages.
 //
 // Pure functions over plain double arrays; nothing here knows about models or files. Inputs are
 // distributions over E experts (each should sum to 1, but nothing is renormalised here: a caller
-// passes exactly what it measured). Conventions, exactly as SCIENCE.md B states them:
+// passes exactly what it measured). Conventions (sweeps/METHODS.md B):
 //   H(q)      = -sum_e q_e ln(q_e + 1e-10)
 //   JSD(p,q)  = 0.5 KL(p||m) + 0.5 KL(q||m), m_e = max(0.5 (p_e + q_e), 1e-10),
 //               KL(p||m) = sum_e p_e (ln p_e - ln m_e) with 0 ln 0 = 0 (terms with p_e = 0 vanish)

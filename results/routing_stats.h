@@ -1,5 +1,5 @@
-// RoutingStats: the routing statistics of one (model, corpus, language) (SCIENCE.md A), as the
-// collector (runtime/routing/statistics.h) produces them and as they are stored in HDF5 under
+// RoutingStats: the routing statistics of one (model, corpus, language) (sweeps/METHODS.md A), as
+// the collector (runtime/routing/statistics.h) produces them and as they are stored in HDF5 under
 // /routing/{model}/{corpus}/{language} (results/SCHEMA.md, "Routing statistics").
 //
 // Rows are the corpus' sequences in corpus order (row i of every [N, ...] array is sequence i,

@@ -1,4 +1,4 @@
-// Significance of a grid point against its baseline (SCIENCE.md D, "Significance").
+// Significance of a grid point against its baseline (sweeps/METHODS.md D, "Significance").
 //
 // Per (grid point, language), on the SAME samples evaluated with and without the intervention:
 //   - paired_bootstrap: the difference of mean scores (treatment - baseline) and its bootstrap

@@ -1,5 +1,5 @@
-// Expert identification rules (SCIENCE.md B): which experts a router intervention boosts, steers
-// or masks. Pure functions from routing statistics to ExpertSet values.
+// Expert identification rules (sweeps/METHODS.md B): which experts a router intervention boosts,
+// steers or masks. Pure functions from routing statistics to ExpertSet values.
 //
 // First study (frequency difference):
 //   delta()               Delta[l][e] = mean_i a_i/L_i over dataset 1 - mean_j a_j/L_j over

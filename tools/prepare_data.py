@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Downloads the studies' datasets from the Hugging Face Hub once and writes them in the native
-formats moe-sweep reads (SCIENCE.md E), in the layout the configs in configs/ expect under
+formats moe-sweep reads (sweeps/METHODS.md E), in the layout the configs in configs/ expect under
 $MOE_DATA:
 
   $MOE_DATA/
@@ -15,7 +15,7 @@ $MOE_DATA:
     flores200_dataset/{split}/{flores code}.{split}   FLORES-200 dev/devtest, one sentence per line
 
 Not prepared here: medical_instructions.jsonl (the medical task-expert corpus of the Global-MMLU
-configs, a JSON Lines file with a "text" field); SCIENCE.md does not fix its source.
+configs, a JSON Lines file with a "text" field); its source is not fixed by moe-sweep.
 
 Usage (on a machine with internet; the sweep itself never downloads anything):
   pip install datasets huggingface_hub

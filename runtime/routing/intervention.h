@@ -1,5 +1,5 @@
-// Router interventions (SCIENCE.md C): edits of one token's router logits z [E] at one MoE layer,
-// applied before the family's routing, per sequence, in prefill and decode.
+// Router interventions (sweeps/METHODS.md C): edits of one token's router logits z [E] at one MoE
+// layer, applied before the family's routing, per sequence, in prefill and decode.
 //
 // An Intervention is a list of edits; each edit has a method, a layer range and per-layer expert
 // sets. The methods, for the experts of the edit at layer l (0-indexed MoE layers):

@@ -51,8 +51,8 @@ std::pair<int64_t, int64_t> unrank_pair(uint64_t c) {
 }
 
 // Per-token entropy of the softmax p of z: H = -sum p ln p = ln s - sum p (z - m), with
-// p = exp(z - m) / s. This equals SCIENCE.md's -sum p ln(p + 1e-10) up to E * 1e-10 (each term
-// differs by at most p * ln(1 + 1e-10 / p) <= 1e-10), and needs one log instead of E.
+// p = exp(z - m) / s. This equals -sum p ln(p + 1e-10) (sweeps/METHODS.md B) up to E * 1e-10
+// (each term differs by at most p * ln(1 + 1e-10 / p) <= 1e-10), and needs one log instead of E.
 // `p` receives the softmax.
 double softmax_entropy(const float* z, int E, float* p) {
   float m = -std::numeric_limits<float>::infinity();

@@ -1,5 +1,5 @@
-// Routing statistics (SCIENCE.md A): a RouterHook that accumulates, per registered sequence and
-// MoE layer, everything the divergence, entropy, consistency and expert-identification analyses
+// Routing statistics (sweeps/METHODS.md A): a RouterHook that accumulates, per registered sequence
+// and MoE layer, everything the divergence, entropy, consistency and expert-identification analyses
 // need, while a corpus is prefilled.
 //
 // Per sequence i and MoE layer l, over the sequence's counted tokens t (all prompt tokens, or a

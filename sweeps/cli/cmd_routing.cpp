@@ -1,6 +1,6 @@
-// `moe-sweep routing CONFIG [key=value ...] [--out FILE]`: the routing statistics (SCIENCE.md A)
-// of every (model, corpus, language) in a sweep config's `routing:` list, in one HDF5 file
-// (results/SCHEMA.md: /routing/<model>/<corpus>/<language>) for `moe-sweep analyze`.
+// `moe-sweep routing CONFIG [key=value ...] [--out FILE]`: the routing statistics
+// (sweeps/METHODS.md A) of every (model, corpus, language) in a sweep config's `routing:` list, in
+// one HDF5 file (results/SCHEMA.md: /routing/<model>/<corpus>/<language>) for `moe-sweep analyze`.
 // It is the sweep's statistics phase alone: the config's tasks, grid and expert rules are left
 // out, the units run locally into the config's output directory (statistics units have the same
 // ids as in `moe-sweep run` of the same config, so either reuses what the other computed), and

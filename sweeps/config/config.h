@@ -42,7 +42,7 @@ struct CorpusSpec {
   int64_t samples = 0;              // sequences per language (0 = every sequence of the file)
 };
 
-// How routing statistics are collected (SCIENCE.md A).
+// How routing statistics are collected (sweeps/METHODS.md A).
 struct StatisticsOptions {
   std::string importance = "topk_renorm";  // topk_renorm | router_weights | softmax
   std::string tokens = "all";              // all | content
@@ -57,7 +57,7 @@ struct RoutingCollect {
   std::vector<std::string> languages;
 };
 
-// ---- expert identification rules (SCIENCE.md B) ----------------------------------------------
+// ---- expert identification rules (sweeps/METHODS.md B) ------------------------------------------
 enum class RuleKind {
   kDelta,              // Delta_e > tau
   kDelta3Sigma,        // Delta_e > 3 std_e(Delta)
@@ -89,7 +89,7 @@ struct RuleSpec {
   std::optional<double> thr;
 };
 
-// ---- tasks (SCIENCE.md D) -------------------------------------------------------------------
+// ---- tasks (sweeps/METHODS.md D) ----------------------------------------------------------------
 struct TaskSpec {
   std::string name;                 // key under `tasks:`
   std::string kind;                 // mgsm | gmmlu | belebele | xquad | polymath | flores
@@ -101,7 +101,7 @@ struct TaskSpec {
                                     // options (sweeps/eval/task.h: variant, shots, level, ...)
 };
 
-// ---- interventions and the grid (SCIENCE.md C) ------------------------------------------------
+// ---- interventions and the grid (sweeps/METHODS.md C) -------------------------------------------
 enum class Method { kNone, kSoft, kHard, kHardLogSoftmax, kMask, kSteer };
 const char* method_name(Method m);
 bool method_uses_lambda(Method m);

@@ -1,5 +1,5 @@
-// Evaluation of grid points on one task language (SCIENCE.md D): the library the sweep engine's
-// evaluation phase and `moe-sweep eval` share.
+// Evaluation of grid points on one task language (sweeps/METHODS.md D): the library the sweep
+// engine's evaluation phase and `moe-sweep eval` share.
 //
 // evaluate() runs several points (the baseline and any number of interventions) over the same
 // samples [begin, end) of one language in the SAME engine calls: every (point, sample) is one

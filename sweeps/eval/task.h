@@ -1,6 +1,6 @@
-// Evaluation tasks as the evaluator sees them (SCIENCE.md D): a task's kind, files and options,
-// and the prepared samples of one language (prompt text, gold answer), built from the loaders,
-// prompt builders and selections of sweeps/tasks/.
+// Evaluation tasks as the evaluator sees them (sweeps/METHODS.md D): a task's kind, files and
+// options, and the prepared samples of one language (prompt text, gold answer), built from the
+// loaders, prompt builders and selections of sweeps/tasks/.
 //
 // Files. `path` is a file, a directory, or a template with {lang} (and, for PolyMath, {level}).
 // {lang} is tried with each code of the language's row (canonical "de", FLORES "deu_Latn", the
@@ -120,9 +120,9 @@ struct LanguageData {
 // Throws InputError for a missing or bad file, or a language the task has no strings for.
 LanguageData load_language(const TaskConfig& task, std::string_view language);
 
-// Global-MMLU's samples must be the same questions in every language (SCIENCE.md D: identical
-// indices): throws InputError naming both files unless every language has as many items as the
-// first and the same subject and id (sample_id, or row position) at every index. Other kinds
+// Global-MMLU's samples must be the same questions in every language (sweeps/METHODS.md D:
+// identical indices): throws InputError naming both files unless every language has as many items
+// as the first and the same subject and id (sample_id, or row position) at every index. Other kinds
 // have nothing to check here (FLORES targets are checked against the source while loading).
 void check_parallel(const TaskConfig& task, std::span<const LanguageData> languages);
 

@@ -1,7 +1,7 @@
 // Phase 2 of a sweep: one expert set (a rule of the config with its tau / K / thr, for one
 // model) computed from the routing statistics of phase 1, read from the store.
 //
-// Rules (SCIENCE.md B; the selection functions are sweeps/experts.h):
+// Rules (sweeps/METHODS.md B; the selection functions are sweeps/experts.h):
 //   delta              Delta = mean a_i/L_i of the target data - of the reference data; Delta > tau.
 //                      Several target languages: one set per language, united.
 //   delta_3sigma       the same Delta; Delta > 3 std (per layer, over experts).

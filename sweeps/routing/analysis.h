@@ -1,5 +1,5 @@
-// The studies' analyses of stored routing statistics (SCIENCE.md B): per (model, corpus), the
-// divergence from a reference language per layer, entropy and consistency per layer, the
+// The studies' analyses of stored routing statistics (sweeps/METHODS.md B): per (model, corpus),
+// the divergence from a reference language per layer, entropy and consistency per layer, the
 // cross-language similarity matrices, the correlation of divergence with a per-language accuracy
 // (per layer and over the middle layers), and expert sets chosen by the rules of
 // sweeps/experts.h. Reads and writes results files (results/SCHEMA.md: /routing, /analysis,

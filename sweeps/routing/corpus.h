@@ -1,5 +1,5 @@
-// Routing corpora: the texts whose routing statistics are collected (SCIENCE.md A and E), one
-// text per sequence in corpus order, read with the task loaders of sweeps/tasks/.
+// Routing corpora: the texts whose routing statistics are collected (sweeps/METHODS.md A and E),
+// one text per sequence in corpus order, read with the task loaders of sweeps/tasks/.
 //
 // Formats (`format` of a corpus):
 //   flores    FLORES-200 text files {code}.{split} under `path` (tasks::load_flores; any number

@@ -1,6 +1,6 @@
 // Routing prompts: how a corpus text becomes the token ids that are prefilled, and which of them
-// are the content (SCIENCE.md A.5: statistics count all prompt tokens by default, or only the
-// content span).
+// are the content (sweeps/METHODS.md A.5: statistics count all prompt tokens by default, or only
+// the content span).
 //   raw   the text tokenised as Hugging Face's encode() does (the post-processor's special tokens,
 //         e.g. a BOS, added); content = the text's own tokens.
 //   chat  the family's chat template (runtime/io/chat.h) around one user message holding the

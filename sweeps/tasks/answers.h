@@ -1,5 +1,5 @@
 // Answers of generated text: \boxed{} extraction and the equivalence of an extracted answer with
-// the gold answer, shared by MGSM `boxed` and PolyMath (SCIENCE.md D).
+// the gold answer, shared by MGSM `boxed` and PolyMath (sweeps/METHODS.md D).
 //
 // extract_boxed(): all ASCII spaces are removed from the text first (as the published PolyMath
 // evaluation does), then the content of the FIRST "\boxed{" whose braces balance is returned

@@ -3,8 +3,9 @@
 // File: JSON Lines (the dataset's {lang}.jsonl), one object per line with link, question_number,
 // flores_passage, question, mc_answer1..mc_answer4 and correct_answer_num, which is 1-based and
 // may be written as a number or a string ("2"). Other fields (dialect, ds) are ignored.
-// Prompt (SCIENCE.md D): "P: {passage}\nQ: {question}\nA: {1}\nB: {2}\nC: {3}\nD: {4}\nAnswer:";
-// the prediction is the argmax over " A".." D" (multiple_choice.h).
+// Prompt (sweeps/METHODS.md D):
+// "P: {passage}\nQ: {question}\nA: {1}\nB: {2}\nC: {3}\nD: {4}\nAnswer:"; the prediction is the
+// argmax over " A".." D" (multiple_choice.h).
 // Thread-safety: pure functions.
 #pragma once
 

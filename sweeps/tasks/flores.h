@@ -6,7 +6,7 @@
 // the given directory or in its dev/ and devtest/ sub-directories (the flores200_dataset layout).
 // An empty line inside the file is an InputError (line and byte); so is a sentence count other
 // than 997/1012 unless `require_standard_size` is off (small test corpora).
-// Translation prompt (SCIENCE.md D):
+// Translation prompt (sweeps/METHODS.md D):
 //   "Translate the following English text into {Name}.\nEnglish: {text}\n\n{Name}:"
 // Thread-safety: pure functions.
 #pragma once

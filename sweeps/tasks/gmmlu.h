@@ -1,4 +1,4 @@
-// Global-MMLU (MMLU translated into 42 languages), medical subset (SCIENCE.md D).
+// Global-MMLU (MMLU translated into 42 languages), medical subset (sweeps/METHODS.md D).
 //
 // Files: rows {question, option_a, option_b, option_c, option_d, answer, subject} and an
 // optional sample_id, either as JSON Lines (*.jsonl) or as CSV with a header line (*.csv; RFC

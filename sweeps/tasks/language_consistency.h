@@ -1,4 +1,4 @@
-// Language consistency of generated text (SCIENCE.md D): is the output in the prompt's language?
+// Language consistency (sweeps/METHODS.md D): is generated text in the prompt's language?
 //
 // check_language(text, prompt language):
 //   1. strip_math(): fenced code blocks, display math ($$..$$, \[..\], \begin{..}..\end{..}),

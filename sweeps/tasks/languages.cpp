@@ -11,7 +11,7 @@ namespace {
 // Columns and their sources:
 //  code, flores, flores_alias: ISO 639-1 and the FLORES-200 README's language list; FLORES+
 //    (openlanguagedata) renamed Mandarin to cmn_Hans/cmn_Hant, accepted as aliases.
-//  name: English language names (the translation prompt of SCIENCE.md D).
+//  name: English language names (the translation prompt of sweeps/METHODS.md D).
 //  cld2: the codes CLD2 returns (CLD2::LanguageCode, checked against libcld2 0.0.0-git20150806):
 //    Hebrew is "iw", Tagalog/Filipino "tl"; CLD2 reports Chinese text as "zh" or "zh-Hant"
 //    depending on the characters, so both Chinese rows accept both.

@@ -1,5 +1,5 @@
 // MGSM (250 grade-school math problems in bn de en es fr ja ru sw te th zh): the native TSV
-// loader, the two evaluation variants of SCIENCE.md D, and their scorers.
+// loader, the two evaluation variants of sweeps/METHODS.md D, and their scorers.
 //
 // File: mgsm_{lang}.tsv, no header, one problem per line: question TAB answer_number. Answers may
 // carry thousands commas ("1,000"). Blank lines are skipped; any other line without exactly one
@@ -21,7 +21,7 @@
 //              the gold answer, both after removing commas, "$", surrounding spaces and one
 //              trailing "." and lower-casing. No match: "[invalid]", incorrect. (The harness
 //              additionally ignores all punctuation, which would also drop a minus sign and a
-//              decimal point; moe-sweep keeps them, as SCIENCE.md states.)
+//              decimal point; moe-sweep keeps them: sweeps/METHODS.md D.)
 // `boxed` (second study): the chat user message is question + "\n" + the localised \boxed{}
 //   instruction; the answer is scored with score_boxed() (answers.h).
 // Thread-safety: pure functions.

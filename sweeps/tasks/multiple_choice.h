@@ -1,4 +1,4 @@
-// Multiple-choice scoring by loglikelihood (Global-MMLU, Belebele; SCIENCE.md D): the engine
+// Multiple-choice scoring by loglikelihood (Global-MMLU, Belebele; sweeps/METHODS.md D): the engine
 // scores the continuations " A", " B", " C", " D" after the prompt and the prediction is the
 // argmax of their loglikelihoods. Ties go to the EARLIEST choice (A before B), a deterministic
 // rule; a NaN loglikelihood never wins.

@@ -5,7 +5,7 @@
 // Samples are flattened in file order; a question without answers, or a field of the wrong type,
 // is an InputError naming the file and the key path (data[3].paragraphs[0].qas[2].answers).
 // Prompt: "{context}\n\n{question}\n\n{answer-directly instruction}" with the localised
-// instruction of languages.h (the layout is moe-sweep's; SCIENCE.md D fixes only the parts).
+// instruction of languages.h (the layout is moe-sweep's; sweeps/METHODS.md D fixes only the parts).
 // Scores, each the maximum over the gold answers, in [0, 1]:
 //   exact_match, f1: the official SQuAD v1.1 evaluation: normalise = lower-case, drop ASCII
 //     punctuation, drop the words a/an/the (Unicode word boundaries), collapse whitespace; F1 over

@@ -6,8 +6,8 @@ Usage: check_routing_stats.py STATS.h5 GROUP TRACE.h5
 GROUP (e.g. /routing/tiny/flores/de) was written by `moe-sweep routing` over the same prompts,
 in the same order, that `moe-sweep trace` recorded in TRACE.h5 (router_logits, selected_experts
 and routing_weights per prompt and MoE layer), with every prompt token counted (tokens: all).
-This script recomputes every statistic of SCIENCE.md A from the trace with numpy, in float64,
-from the formulas (not from moe-sweep's code), including the consistency token pairs, which it
+This script recomputes every statistic of sweeps/METHODS.md A from the trace with numpy, in
+float64, from the formulas (not from moe-sweep's code), including the consistency token pairs, which it
 draws with its own MT19937-64 and Lemire implementations from the seed recorded in the group, and
 compares. Tolerances (the C++ side computes softmax in float32 and stores float32):
   importance (each variant), entropy, H(q)    |diff| <= 2e-5

@@ -1,4 +1,4 @@
-// Router interventions (SCIENCE.md C) on hand-made logits, routed by each family's routing
+// Router interventions (sweeps/METHODS.md C) on hand-made logits, routed by each family's routing
 // function, against values computed by hand from the definitions; the hook's per-sequence
 // application, its before/after selection counts, and independence from batch composition.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Routing statistics collector against hand-computed values (SCIENCE.md A): tiny logits with
+// Routing statistics collector against hand-computed values (sweeps/METHODS.md A): tiny logits with
 // known softmax, known top-k, known Jaccard pairs; plus engine runs showing the statistics do not
 // depend on batching or prompt chunking.
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // Global-MMLU through a sweep's store and through `moe-sweep eval`'s comparison: a language's
-// score is the mean over subjects of their accuracy (SCIENCE.md D), also when the subjects have
-// different numbers of samples (a `samples: N` prefix, a partial merge). The merged score, the
+// score is the mean over subjects of their accuracy (sweeps/METHODS.md D), also when the subjects
+// have different numbers of samples (a `samples: N` prefix, a partial merge). The merged score, the
 // baseline difference, its bootstrap CI and the exact McNemar p are checked against values
 // computed here by hand from the definitions.
 #include <gtest/gtest.h>

@@ -25,7 +25,7 @@ TEST(ShippedConfigs, EveryStudyConfigParsesAndPlans) {
   ::setenv("MOE_MODELS", "/models", 1);
   ::setenv("MOE_DATA", "/data", 1);
   const auto files = shipped_configs();
-  ASSERT_EQ(files.size(), 9u) << "the published setups of SCIENCE.md F";
+  ASSERT_EQ(files.size(), 9u) << "the published setups of sweeps/METHODS.md F";
   SampleCounter counter;
   counter.corpus = [](const CorpusSpec&, const std::string&) { return int64_t(997); };
   counter.task = [](const TaskSpec&, const std::string&) { return int64_t(250); };
