@@ -7,9 +7,9 @@ GROUP (e.g. /routing/tiny/flores/de) was written by `moe-sweep routing` over the
 in the same order, that `moe-sweep trace` recorded in TRACE.h5 (router_logits, selected_experts
 and routing_weights per prompt and MoE layer), with every prompt token counted (tokens: all).
 This script recomputes every statistic of sweeps/METHODS.md A from the trace with numpy, in
-float64, from the formulas (not from moe-sweep's code), including the consistency token pairs, which it
-draws with its own MT19937-64 and Lemire implementations from the seed recorded in the group, and
-compares. Tolerances (the C++ side computes softmax in float32 and stores float32):
+float64, from the formulas (not from moe-sweep's code), including the consistency token pairs,
+which it draws with its own MT19937-64 and Lemire implementations from the seed recorded in the
+group, and compares. Tolerances (the C++ side computes softmax in float32 and stores float32):
   importance (each variant), entropy, H(q)    |diff| <= 2e-5
   frequency a_i / L_i, consistency           |diff| <= 1e-6 (exact ratios stored in float32)
   activation_tokens, total_tokens, counts    exact
