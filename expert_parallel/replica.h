@@ -1,5 +1,6 @@
 // Replica: this process's place in a group of R ranks that together hold one copy of a model
-// (expert parallelism; DESIGN.md "Expert parallelism"), and the API the executors use.
+// (expert parallelism; README.md "Running a sweep" says how a sweep uses it), and the API the
+// executors use.
 //
 //   MpiSession mpi;                                        // once per process
 //   auto world = MpiCommunicator::world();

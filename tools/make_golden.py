@@ -32,7 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 GREEDY_STEPS = 8
 
-# FP4 E2M1 values by nibble (MODELS.md section 3).
+# FP4 E2M1 values by nibble (runtime/models/README.md section 3).
 MXFP4_LUT = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
                       -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0], dtype=np.float32)
 
@@ -358,8 +358,9 @@ def _transformers_version() -> str:
 # Loading with transformers and checking that it holds what the files say.
 
 def mxfp4_dequantize(blocks: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """Independent MXFP4 decoder, MODELS.md: blocks [E, R, G, 16] u8, scales [E, R, G] u8 ->
-    W [E, R, G*32] f32 with W[e,r,c] = LUT[nibble(c)] * 2^(scale - 127), low nibble first."""
+    """Independent MXFP4 decoder (runtime/models/README.md section 3): blocks [E, R, G, 16] u8,
+    scales [E, R, G] u8 -> W [E, R, G*32] f32 with W[e,r,c] = LUT[nibble(c)] * 2^(scale - 127),
+    low nibble first."""
     lo = MXFP4_LUT[blocks & 0x0F]
     hi = MXFP4_LUT[blocks >> 4]
     vals = np.stack([lo, hi], axis=-1).reshape(*blocks.shape[:-1], 32)  # [E, R, G, 32]
@@ -439,7 +440,8 @@ def check_parameters(model, expected: dict, path: Path) -> None:
             diff = float(np.max(np.abs(got - want))) if got.shape == want.shape else None
             raise SystemExit(f"{path}: transformers' {name} {tuple(got.shape)} differs from the "
                              f"file's values {tuple(want.shape)} (max |diff| {diff}); for GPT-OSS "
-                             "experts this means its MXFP4 dequantisation differs from MODELS.md")
+                             "experts this means its MXFP4 dequantisation differs from the one in "
+                             "runtime/models/README.md section 3")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,8 +539,9 @@ def full_recompute_gap(model, results: list) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# Routing re-derived from the recorded router logits with MODELS.md's definitions (numpy, f64):
-# shows that what transformers selected and weighted is what MODELS.md says, up to rounding.
+# Routing re-derived from the recorded router logits with the definitions of
+# runtime/models/README.md section 7 (numpy, f64): shows that what transformers selected and
+# weighted is what they give, up to rounding.
 
 def softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
@@ -546,7 +549,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 def routing_from_logits(family: str, logits: np.ndarray, k: int, cfg: dict):
-    """logits [T, E] -> (experts [T, k], weights [T, k]) per MODELS.md section 7."""
+    """logits [T, E] -> (experts [T, k], weights [T, k]) per runtime/models/README.md section 7."""
     s = logits.astype(np.float64)
     if family in ("qwen3_moe", "olmoe"):
         p = softmax(s)
@@ -589,14 +592,16 @@ def check_routing(model: Model, case: Case, results: list) -> dict:
             if bad.any():
                 t = int(np.nonzero(bad)[0][0])
                 raise SystemExit(f"{case.name} prompt {n} layer {layer} token {t}: transformers chose "
-                                 f"{experts[t].tolist()}, MODELS.md's routing gives {idx[t].tolist()}")
+                                 f"{experts[t].tolist()}, runtime/models/README.md section 7 gives "
+                                 f"{idx[t].tolist()}")
             ok = ~tie
             if ok.any():
                 worst = max(worst, float(np.max(np.abs(w[ok] - weights[ok]))))
             if model.family == "phimoe":
                 mixed += int(np.sum(weights < 1.0))
     if worst > tol:
-        raise SystemExit(f"{case.name}: routing weights differ from MODELS.md's by {worst} > {tol}")
+        raise SystemExit(f"{case.name}: routing weights differ from those of "
+                         f"runtime/models/README.md section 7 by {worst} > {tol}")
     return {"routing_weight_max_diff": worst, "exact_logit_ties": ties,
             **({"sparsemixer_weights_below_1": mixed} if model.family == "phimoe" else {})}
 

@@ -36,8 +36,8 @@ struct BackendOptions {
   bool bf16_rounding = false;  // cpu-ref: emulate transformers' bf16 activation rounding
 };
 
-// Normalisation flavours (MODELS.md): where the cast to the activation dtype happens matters
-// for bf16 parity.
+// Normalisation flavours (runtime/models/README.md section 0): where the cast to the activation
+// dtype happens matters for bf16 parity.
 struct NormSpec {
   enum class Kind {
     kRmsCastThenScale,  // y = w * to_act(x * rsqrt(mean(x^2) + eps))     (qwen3, olmoe, llama)

@@ -58,9 +58,9 @@ float fp4_e2m1_to_f32(uint8_t nibble);
 
 // ---- MXFP4 (OCP Microscaling: 32 FP4 E2M1 values share one E8M0 scale) ----------------------
 inline constexpr int kMxfp4Block = 32;  // values per scale (16 bytes of blocks)
-// Decodes n values (n a multiple of 32) of one MXFP4 row as published (MODELS.md section 3):
-// value c = fp4(nibble) * 2^(scales[c / 32] - 127), where the nibble of c is the LOW nibble of
-// byte blocks[c / 2] for even c and the HIGH nibble for odd c.
+// Decodes n values (n a multiple of 32) of one MXFP4 row as published (runtime/models/README.md
+// section 3): value c = fp4(nibble) * 2^(scales[c / 32] - 127), where the nibble of c is the LOW
+// nibble of byte blocks[c / 2] for even c and the HIGH nibble for odd c.
 // blocks: [n / 2] bytes; scales: [n / 32] E8M0 bytes; out: [n]
 void decode_mxfp4(const uint8_t* blocks, const uint8_t* scales, int64_t n, float* out);
 

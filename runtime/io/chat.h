@@ -1,6 +1,7 @@
-// Chat templates of the four families, in C++ (MODELS.md sections 1-4), producing the exact text
-// the published Jinja templates produce for system/user/assistant conversations; the text is then
-// tokenised with the family's tokenizer (special tokens inside it are matched as added tokens).
+// Chat templates of the four families, in C++ (runtime/models/README.md sections 1-5), producing
+// the exact text the published Jinja templates produce for system/user/assistant conversations;
+// the text is then tokenised with the family's tokenizer (special tokens inside it are matched as
+// added tokens).
 //   qwen3_moe  Qwen3 release template (thinking on/off, <think> stripped from past turns)
 //   olmoe      OLMoE-0125-Instruct: bos_token + the Tulu template
 //   gpt_oss    harmony (system message with reasoning effort and date, developer instructions)

@@ -1,5 +1,6 @@
 // GPT-OSS (GptOssForCausalLM, e.g. gpt-oss-20b): config keys, checkpoint layout (MXFP4 experts),
-// presets. MODELS.md section 3; transformers' configuration_gpt_oss.py for defaults.
+// presets. runtime/models/README.md section 3; transformers' configuration_gpt_oss.py for
+// defaults.
 #include <cmath>
 
 #include "runtime/core/dtype.h"

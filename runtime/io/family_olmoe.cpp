@@ -1,5 +1,6 @@
 // OLMoE (OlmoeForCausalLM, e.g. OLMoE-1B-7B-0125-Instruct): config keys, checkpoint layout,
-// presets. MODELS.md section 2; transformers' configuration_olmoe.py for defaults.
+// presets. runtime/models/README.md section 2; transformers' configuration_olmoe.py for
+// defaults.
 #include "runtime/io/config_fields.h"
 #include "runtime/io/family_spec.h"
 

@@ -1,5 +1,6 @@
 // Phi-3.5-MoE (PhimoeForCausalLM; published as PhiMoEForCausalLM): config keys, checkpoint
-// layout, presets. MODELS.md section 4; transformers' configuration_phimoe.py for defaults.
+// layout, presets. runtime/models/README.md section 4; transformers' configuration_phimoe.py
+// for defaults.
 #include <algorithm>
 #include <cmath>
 

@@ -1,5 +1,5 @@
 // Qwen3-MoE (Qwen3MoeForCausalLM, e.g. Qwen3-30B-A3B): config keys, checkpoint layout, presets.
-// MODELS.md section 1; transformers' configuration_qwen3_moe.py for defaults.
+// runtime/models/README.md section 1; transformers' configuration_qwen3_moe.py for defaults.
 #include <algorithm>
 
 #include "runtime/io/config_fields.h"

@@ -1,6 +1,6 @@
 // Checkpoint layout: the tensors (names, dtypes, shapes) a published Hugging Face checkpoint of a
-// family holds for a given ModelConfig (MODELS.md sections 1-4). make-model writes exactly these;
-// inspect checks a checkpoint against them and counts parameters with them.
+// family holds for a given ModelConfig (runtime/models/README.md sections 1-4). make-model writes
+// exactly these; inspect checks a checkpoint against them and counts parameters with them.
 // Thread-safety: pure functions.
 #pragma once
 

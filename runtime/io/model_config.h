@@ -25,7 +25,7 @@ enum class Family { kQwen3Moe, kOlmoe, kGptOss, kPhimoe };
 std::string_view family_name(Family f);  // "qwen3_moe", "olmoe", "gpt_oss", "phimoe"
 std::optional<Family> parse_family(std::string_view model_type);
 
-// How the router's logits become experts and weights (MODELS.md section 7).
+// How the router's logits become experts and weights (runtime/models/README.md section 7).
 enum class RoutingKind {
   kSoftmaxTopK,  // softmax over all E -> top-k -> renormalise iff norm_topk_prob (qwen3, olmoe)
   kTopKSoftmax,  // top-k of raw logits -> softmax over the k (gpt_oss)

@@ -1,7 +1,7 @@
 // MXFP4 encoding (OCP Microscaling, E2M1 elements with one E8M0 scale per kMxfp4Block = 32), the
 // inverse of decode_mxfp4 in runtime/core/dtype.h (which owns the format's constants and tables),
 // for writers of GPT-OSS-layout checkpoints (make-model).
-// Layout as published (MODELS.md section 3): 32 values of a row share scale byte
+// Layout as published (runtime/models/README.md section 3): 32 values of a row share scale byte
 // 2^(s-127); element 2b sits in the LOW nibble of byte b, element 2b+1 in the HIGH nibble.
 // Thread-safety: pure functions.
 #pragma once

@@ -1,5 +1,5 @@
 // safetensors: reading (mmap, zero-copy views, full validation) and writing (single file or
-// sharded with model.safetensors.index.json), per MODELS.md section 0.
+// sharded with model.safetensors.index.json), per runtime/models/README.md section 0.
 //
 // SafetensorsFile owns one read-only mapping; the Tensors it hands out view that mapping and keep
 // it alive (the mapping outlives the SafetensorsFile if views remain). The mapping is PROT_READ:

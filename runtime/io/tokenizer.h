@@ -1,5 +1,6 @@
-// Tokenizer: a Hugging Face tokenizer.json (BPE models) in C++, per MODELS.md section 5, giving
-// the ids and text the `tokenizers` library gives (tests/unit/tokenizer/hf_parity_test.cpp).
+// Tokenizer: a Hugging Face tokenizer.json (BPE models) in C++, per runtime/models/README.md
+// section 5, giving the ids and text the `tokenizers` library gives
+// (tests/unit/tokenizer/hf_parity_test.cpp).
 //
 // Pipeline (runtime/io/tokenizer/*): added tokens split first, leftmost-longest (special, lstrip,
 // rstrip, normalized, single_word honoured; ids assigned as the library assigns them) ->

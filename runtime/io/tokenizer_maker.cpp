@@ -28,7 +28,7 @@ namespace {
 
 using OJson = nlohmann::ordered_json;
 
-// The published Qwen2/Qwen3 and o200k_harmony split regexes (MODELS.md sections 1 and 3).
+// The published Qwen2/Qwen3 and o200k_harmony split regexes (runtime/models/README.md section 5).
 constexpr std::string_view kQwenRegex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr std::string_view kO200kRegex =

@@ -1,11 +1,11 @@
 // make_tokenizer: builds a small, real tokenizer.json of a family's tokenizer kind, for the
 // random checkpoints `moe-sweep make-model` writes (tests, the demo, benchmarks).
 //
-// The kinds (MODELS.md): qwen3_moe -> Qwen2-style Split(regex)+ByteLevel BPE; olmoe -> GPT-2
-// ByteLevel(use_regex) BPE; gpt_oss -> o200k-style Split(regex)+ByteLevel BPE; phimoe ->
-// SentencePiece-style BPE with byte_fallback and the metaspace. The vocabulary is the byte
-// alphabet (or byte-fallback tokens) plus merges learned from a built-in multilingual text, plus
-// the family's special tokens (MODELS.md names) placed after the learned vocabulary.
+// The kinds (runtime/models/README.md section 5): qwen3_moe -> Qwen2-style Split(regex)+ByteLevel
+// BPE; olmoe -> GPT-2 ByteLevel(use_regex) BPE; gpt_oss -> o200k-style Split(regex)+ByteLevel BPE;
+// phimoe -> SentencePiece-style BPE with byte_fallback and the metaspace. The vocabulary is the
+// byte alphabet (or byte-fallback tokens) plus merges learned from a built-in multilingual text,
+// plus the family's special tokens (the published texts) placed after the learned vocabulary.
 // Deterministic: the same arguments give the same bytes. Thread-safety: pure function.
 #pragma once
 

@@ -1,4 +1,5 @@
-// DecoderModel: the pre-norm MoE decoder all four families share (MODELS.md section 0):
+// DecoderModel: the pre-norm MoE decoder all four families share (runtime/models/README.md
+// section 0):
 //   x = embed(tokens); per layer: h = x + Attn(Norm1(x)); x = h + Mlp(Norm2(h)) where Mlp is the
 //   MoE block on MoE layers and a dense gated MLP elsewhere; logits = lm_head(Norm(x)).
 // A family file (qwen3_moe.cpp, olmoe.cpp, ...) fills a DecoderModel's weights and block options

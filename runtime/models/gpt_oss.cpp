@@ -1,4 +1,4 @@
-// GPT-OSS (GptOssForCausalLM, e.g. gpt-oss-20b), MODELS.md section 3.
+// GPT-OSS (GptOssForCausalLM, e.g. gpt-oss-20b), runtime/models/README.md section 3.
 // What differs from the shared decoder (decoder.h):
 //  - norms: RMSNorm that multiplies by the weight in f32 and casts after (kRmsScaleThenCast);
 //  - attention: q/k/v/o biases; a learned sink logit per head joins every softmax and is

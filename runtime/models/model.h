@@ -66,7 +66,7 @@ struct ModelLoadOptions {
   // Expert parallelism: which experts this process holds (null = all). Others stay unloaded.
   std::function<bool(int moe_layer, int expert)> hold_expert;
   // LongRoPE (phimoe) once a sequence is longer than original_max_position_embeddings:
-  //   kReference     long factors and long mscale (MODELS.md; the original Phi-3.5 code and vLLM)
+  //   kReference     long factors and long mscale (the original Phi-3.5 code and vLLM)
   //   kTransformers  short factors and long mscale: what transformers 5.23 computes (its
   //                  PhimoeRotaryEmbedding never reads the long factors); the golden fixtures'
   //                  semantics. Both use the short factors and short mscale up to that length.

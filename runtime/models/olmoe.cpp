@@ -1,4 +1,4 @@
-// OLMoE (OlmoeForCausalLM, e.g. OLMoE-1B-7B-0125-Instruct), MODELS.md section 2.
+// OLMoE (OlmoeForCausalLM, e.g. OLMoE-1B-7B-0125-Instruct), runtime/models/README.md section 2.
 // What differs from the shared decoder (decoder.h):
 //  - attention: q_norm / k_norm are RMSNorms over the WHOLE projected q (k) vector, all heads
 //    together, before the head split and RoPE; v is not normalised; with clip_qkv set, q, k and

@@ -1,9 +1,10 @@
-// Phi-3.5-MoE (PhimoeForCausalLM; published as PhiMoEForCausalLM), MODELS.md section 4.
+// Phi-3.5-MoE (PhimoeForCausalLM; published as PhiMoEForCausalLM), runtime/models/README.md
+// section 4.
 // What differs from the shared decoder (decoder.h):
 //  - norms: LayerNorm with bias (eps = rms_norm_eps) for input, post-attention and final norm;
 //  - attention: q/k/v/o biases; LongRoPE: short factors and short mscale while a sequence is at
 //    most original_max_position_embeddings long; beyond it, per ModelLoadOptions::longrope,
-//    long factors and long mscale (kReference, MODELS.md: the original Phi-3.5 code and vLLM)
+//    long factors and long mscale (kReference: the original Phi-3.5 code and vLLM)
 //    or short factors and long mscale (kTransformers: transformers 5.23). The choice is made per
 //    sequence and step from its length after the step; cached keys keep their rotation.
 //    Model::description() says "longrope=reference" or "longrope=transformers";

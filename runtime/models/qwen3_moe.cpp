@@ -1,4 +1,4 @@
-// Qwen3-MoE (Qwen3MoeForCausalLM, e.g. Qwen3-30B-A3B), MODELS.md section 1.
+// Qwen3-MoE (Qwen3MoeForCausalLM, e.g. Qwen3-30B-A3B), runtime/models/README.md section 1.
 // What differs from the shared decoder (decoder.h):
 //  - attention: q_norm / k_norm are RMSNorms over head_dim applied to EACH head after the
 //    projection and before RoPE; no biases;

@@ -1,6 +1,6 @@
 // Routing functions: how each family turns router logits into selected experts and weights
-// (MODELS.md section 7). Plain functions over host arrays, used by the MoE block and reusable by
-// interventions and analyses that need to know "what would have been selected".
+// (runtime/models/README.md section 7). Plain functions over host arrays, used by the MoE block
+// and reusable by interventions and analyses that need to know "what would have been selected".
 //
 // All functions take logits [T, E] row-major f32 and write experts [T, k] (i32, the family's
 // top-k order: descending score, ties broken by the lower expert id) and weights [T, k] (f32).

@@ -1,6 +1,6 @@
 // Plan: everything a sweep will compute, as resumable units grouped into batches.
 //
-// Data flow (DESIGN.md): SweepConfig -> grid points (stable ids) -> phases -> units -> groups.
+// Data flow: SweepConfig -> grid points (stable ids) -> phases -> units -> groups.
 //   phase 1  stats    routing statistics of one (model, corpus, language), one sample range
 //   phase 2  experts  one expert set (a rule with its tau / K / thr) of one model, from the stats
 //   phase 3  eval     one point (the baseline or an intervention) on one task language and range

@@ -1,5 +1,6 @@
-// MXFP4 row decoding (decode_mxfp4) against values worked out by hand from MODELS.md section 3:
-// element 2b is the LOW nibble of byte b, element 2b+1 the HIGH nibble, FP4 E2M1 table
+// MXFP4 row decoding (decode_mxfp4) against values worked out by hand from
+// runtime/models/README.md section 3: element 2b is the LOW nibble of byte b, element 2b+1 the
+// HIGH nibble, FP4 E2M1 table
 // [0, .5, 1, 1.5, 2, 3, 4, 6, -0, -.5, -1, -1.5, -2, -3, -4, -6], one E8M0 scale 2^(s-127) per 32.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
-// Checkpoint layouts: tensor names and shapes per family (MODELS.md sections 1-4), and parameter
-// counts of the published shapes against the published totals (MODELS.md section 6).
+// Checkpoint layouts: tensor names and shapes per family (runtime/models/README.md sections 1-4),
+// and parameter counts of the published shapes against the published totals (section 6 there).
 #include "runtime/io/layout.h"
 
 #include <map>
@@ -89,9 +89,9 @@ TEST(Layout, FloatDtypeChoiceLeavesMxfp4Bytes) {
   EXPECT_EQ(m.at("model.layers.1.mlp.experts.down_proj_blocks").dtype, DType::U8);
 }
 
-// MODELS.md section 6: total / active parameters as published, to 0.1 B (Qwen's "3.3 B" is
-// 3.35 B cut to one decimal, hence the 0.06 B tolerance). Active is non-expert + top_k/E of the
-// experts; gpt-oss's published 3.6 B leaves out the input embedding.
+// runtime/models/README.md section 6: total / active parameters as published, to 0.1 B (Qwen's
+// "3.3 B" is 3.35 B cut to one decimal, hence the 0.06 B tolerance). Active is non-expert +
+// top_k/E of the experts; gpt-oss's published 3.6 B leaves out the input embedding.
 struct Size {
   std::string dir;
   double total_b, active_b;

@@ -286,7 +286,8 @@ TEST(MakeModel, BadOptionsAreInputErrors) {
 }
 
 TEST(MakeModel, DryRunSizesThePublishedPresets) {
-  // Parameter totals of the published shapes (MODELS.md section 6), without writing anything.
+  // Parameter totals of the published shapes (runtime/models/README.md section 6), without
+  // writing anything.
   const std::pair<const char*, double> presets[] = {
       {"qwen3-30b-a3b", 30.5}, {"olmoe-1b-7b", 6.9}, {"gpt-oss-20b", 20.9}, {"phi-3.5-moe", 41.9}};
   TempDir dir;

@@ -1,5 +1,6 @@
-// MXFP4 encoding against hand-decoded values (MODELS.md section 3: element 2b in the low nibble
-// of byte b, scale 2^(s-127), FP4 E2M1 table), and round trips through the core decoder.
+// MXFP4 encoding against hand-decoded values (runtime/models/README.md section 3: element 2b in
+// the low nibble of byte b, scale 2^(s-127), FP4 E2M1 table), and round trips through the core
+// decoder.
 #include "runtime/io/mxfp4.h"
 
 #include <gtest/gtest.h>

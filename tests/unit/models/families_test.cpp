@@ -1,8 +1,8 @@
 // gpt_oss and phimoe on the reference backend, on tiny in-memory models (tiny_families.h):
-// the MXFP4 expert path against a hand computation from MODELS.md, the sliding-window KV cache
-// (bounded, and equal to a full recompute), what the router hooks see, LongRoPE's two modes, and
-// the step invariants (batching, chunking, incremental decoding). Parity with transformers
-// itself is checked on the golden fixtures (tests/unit/golden).
+// the MXFP4 expert path against a hand computation from runtime/models/README.md section 3, the
+// sliding-window KV cache (bounded, and equal to a full recompute), what the router hooks see,
+// LongRoPE's two modes, and the step invariants (batching, chunking, incremental decoding).
+// Parity with transformers itself is checked on the golden fixtures (tests/unit/golden).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -51,9 +51,10 @@ std::vector<float> fed_in_chunks(Model& m, KvCache& cache, const std::vector<int
 
 // ---- gpt_oss ------------------------------------------------------------------------------
 
-// Output of one gpt_oss expert for one token, in double, straight from MODELS.md section 3 with
-// an independent nibble decoder: h = W_gu x + b_gu; g = min(h[2i], L); u = clamp(h[2i+1], -L, L);
-// a = (u + 1) g sigmoid(1.702 g); y = W_d a + b_d. `clamped` counts values the limit changed.
+// Output of one gpt_oss expert for one token, in double, straight from runtime/models/README.md
+// section 3 with an independent nibble decoder: h = W_gu x + b_gu; g = min(h[2i], L);
+// u = clamp(h[2i+1], -L, L); a = (u + 1) g sigmoid(1.702 g); y = W_d a + b_d. `clamped` counts
+// values the limit changed.
 std::vector<double> hand_expert(const MapWeights& w, const std::string& p, int e, int64_t H,
                                 int64_t I, const float* x, int* clamped) {
   const float lut[16] = {0, .5, 1, 1.5, 2, 3, 4, 6, -0.0f, -.5, -1, -1.5, -2, -3, -4, -6};

@@ -1,6 +1,7 @@
 // Test support: a naive, independent forward pass of the qwen3_moe / olmoe decoder over one whole
-// sequence, written straight from MODELS.md sections 0-2 in double precision (no KV cache, no
-// batching, no backend). The trivially correct model the runtime's decoder is compared with.
+// sequence, written straight from runtime/models/README.md sections 0-2 in double precision (no
+// KV cache, no batching, no backend). The trivially correct model the runtime's decoder is
+// compared with.
 #pragma once
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Routing functions against hand-computed values (MODELS.md section 7).
+// Routing functions against hand-computed values (runtime/models/README.md section 7).
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,5 +1,5 @@
 // Phi-3.5-MoE's sparsemixer (inference branch) on its edge cases, against values computed by
-// hand from the definition (MODELS.md section 4); every case was also run through
+// hand from the definition (runtime/models/README.md section 4); every case was also run through
 // transformers 5.23's phimoe `sparsemixer` (f32 and bf16), which gives the same experts and
 // weights.
 #include <gtest/gtest.h>
