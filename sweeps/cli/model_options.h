@@ -29,8 +29,8 @@ struct ModelFlags {
         ->capture_default_str();
     app.add_option("--longrope", longrope,
                    "phimoe beyond original_max_position_embeddings: reference (long factors and "
-                   "mscale, as Phi-3.5 and vLLM) or transformers (short factors, long mscale, "
-                   "as transformers 5.23 computes)")
+                   "mscale, as the original Phi-3.5 code and vLLM) or transformers (short "
+                   "factors, long mscale, as transformers 5.23 computes)")
         ->check(CLI::IsMember({"reference", "transformers"}))
         ->capture_default_str();
   }

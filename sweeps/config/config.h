@@ -1,4 +1,5 @@
-// SweepConfig: a validated sweep configuration, read from YAML (documented in sweeps/CONFIG.md).
+// SweepConfig: a validated sweep configuration, read from YAML (the keys are the fields below;
+// configs/*.yaml use them).
 //
 // load_config() reads the YAML, applies command-line overrides (`key.path=value`), expands
 // ${VAR} in path values, fills defaults and validates every key. Any problem is an InputError
