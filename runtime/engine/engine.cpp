@@ -69,8 +69,8 @@ struct Engine::Impl {
     free_slots.push_back(s);
   }
   // Gives every slot back (releasing its cache). Every call starts and, when it returns, ends
-  // with all slots free; SlotsBack runs this when a call ends by an exception (a hook or a
-  // progress callback that throws, e.g. to cancel), so the engine stays usable.
+  // with all slots free; SlotsBack runs this when a call ends by an exception (a hook, the
+  // progress callback or the step check that throws, e.g. to cancel), so the engine stays usable.
   void release_all() {
     if (int(free_slots.size()) == opt.max_batch_seqs) return;  // the usual way out
     std::vector<char> is_free(size_t(opt.max_batch_seqs), 0);
