@@ -12,7 +12,8 @@ PKGS=(
   libhdf5-dev hdf5-tools
   libopenmpi-dev openmpi-bin
   libpcre2-dev libutf8proc-dev libcld2-dev libboost-dev
-  libdnnl-dev
+  # dnnl-config.cmake looks for OpenCL; its headers and library come only as a recommendation
+  libdnnl-dev ocl-icd-opencl-dev
   libgtest-dev libgmock-dev
   python3 python3-numpy python3-h5py python3-matplotlib
 )
