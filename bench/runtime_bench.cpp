@@ -22,6 +22,10 @@
 //            held against its own; "of bound" is the median of those fractions;
 //   decode tokens/s at batch 1 <= read bandwidth / bytes per step (the weights one token uses:
 //            attention, router, top_k experts per MoE layer, lm_head; plus its KV cache).
+// Ceiling: on a CPU with AVX512-BF16 but no AMX, the bf16 dot-product instruction's own peak
+//            (vdpbf16ps chains on registers, no memory traffic) bounds any implementation's
+//            prefill, transformers' included; the targets say where 3x transformers falls
+//            against it.
 // Targets printed: prefill >= 3x transformers and >= 50% of its bound; decode at batch 1 >= 60%
 // of its bound.
 //
@@ -43,6 +47,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/backend/cpu/kernels.h"
 #include "runtime/backend/cpu/onednn.h"
 #include "runtime/core/error.h"
 #include "runtime/core/heap.h"
@@ -114,6 +119,49 @@ GemmPeak gemm_peak_flops(int64_t n, int reps) {
     p.blocked = 0;  // not supported here: the as-used figure stands alone
   }
   return p;
+}
+
+// One thread's run of `iters` rounds of 12 independent vdpbf16ps chains on registers (each
+// instruction: 32 bf16 products summed in pairs into 16 f32 lanes, 64 FLOP); returns the sum of
+// the accumulators so the chains have an observable result.
+__attribute__((target("avx512f,avx512bf16"))) float dpbf16_chains(int64_t iters) {
+  constexpr int kChains = 12;  // more than latency x throughput of the dot-product units
+  __m512 acc[kChains];
+  for (__m512& a : acc) a = _mm512_setzero_ps();
+  __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3f80);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_dpbf16_ps(acc[c], a, b);
+    __asm__ volatile("" : "+v"(a));  // keeps the loop from being folded
+  }
+  alignas(64) float lanes[16];
+  for (int c = 1; c < kChains; ++c) acc[0] = _mm512_add_ps(acc[0], acc[c]);
+  _mm512_store_ps(lanes, acc[0]);
+  float s = 0;
+  for (float v : lanes) s += v;
+  return s;
+}
+
+// The bf16 dot-product instruction's own peak (FLOP/s over `threads` threads, best of `reps`):
+// every thread runs dpbf16_chains, with no memory traffic, so no bf16 kernel on a CPU without
+// AMX exceeds it, whoever wrote the kernel. 0 where it does not bound the machine's bf16 work:
+// no AVX512-BF16, or AMX tiles (tdpbf16ps), whose products this does not time.
+double bf16_instruction_peak(int threads, int reps) {
+  if (!cpu::cpu_has_avx512_bf16() || cpu::cpu_has_amx_bf16()) return 0;
+  constexpr int64_t kIters = 20'000'000;  // about 0.1 s per thread at 3 GHz
+  std::vector<float> sums(static_cast<size_t>(threads));
+  double best = 1e30;
+  for (int r = 0; r <= reps; ++r) {  // pass 0 is a warm-up (clock ramp)
+    const auto t0 = Clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] { sums[size_t(t)] += dpbf16_chains(kIters); });
+    for (auto& th : pool) th.join();
+    if (r > 0) best = std::min(best, seconds_since(t0));
+  }
+  volatile float keep = 0;
+  for (float v : sums) keep = keep + v;
+  return 64.0 * 12 * double(kIters) * threads / best;
 }
 
 // Sums 64-bit words with AVX-512 loads (four independent accumulators).
@@ -305,6 +353,7 @@ int main(int argc, char** argv) try {
 
   // Memory bandwidth, measured first (while the model is loaded but idle).
   const double bw = read_bandwidth(size_t(bw_mib * 1024 * 1024), cores, 5);
+  const double instr_peak = bf16_instruction_peak(cores, 3);
 
   // Prefill, each timed pass right after a measurement of the GEMM peak: the machine's speed
   // drifts by tens of percent within minutes, so each pass is held against the peak of its own
@@ -393,6 +442,15 @@ int main(int argc, char** argv) try {
   fmt::print("; each pass's bound uses the larger\n");
   fmt::print("machine: memory read bandwidth ({:.0f} MiB buffer, {} threads, best of 5) "
              "{:.1f} GB/s\n", bw_mib, cores, bw / 1e9);
+  if (instr_peak > 0)
+    fmt::print("machine: bf16 dot-product instruction peak (vdpbf16ps, 12 register chains per "
+               "thread, {} threads, best of 3) {:.0f} GFLOP/s: no bf16 kernel on this CPU (no AMX) "
+               "exceeds it; prefill at that peak {:.1f} tokens/s\n",
+               cores, instr_peak / 1e9, instr_peak / prefill_flops_per_token);
+  else
+    fmt::print("machine: bf16 dot-product instruction peak not measured ({})\n",
+               cpu::cpu_has_avx512_bf16() ? "AMX tiles present: their peak is not timed here"
+                                          : "no AVX512-BF16");
   fmt::print("work: {:.2f} GFLOP per prefill token; {:.2f} GiB of weights+KV read per batch-1 "
              "decode step ({:.0f} M active parameters + lm_head {:.0f} M)\n",
              prefill_flops_per_token / 1e9, b1_bytes / gib, active / 1e6, w.head_params / 1e6);
@@ -420,6 +478,12 @@ int main(int argc, char** argv) try {
   if (hf_prefill > 0)
     fmt::print("  prefill >= 3x transformers:          {:.2f}x  {}\n", prefill_tps / hf_prefill,
                verdict(prefill_tps >= 3 * hf_prefill));
+  if (hf_prefill > 0 && instr_peak > 0)
+    fmt::print("    (3x transformers = {:.1f} tokens/s = {:.0f}% of the instruction-peak prefill; "
+               "transformers {:.0f}%, moe-sweep {:.0f}%)\n",
+               3 * hf_prefill, 300.0 * hf_prefill * prefill_flops_per_token / instr_peak,
+               100.0 * hf_prefill * prefill_flops_per_token / instr_peak,
+               100.0 * prefill_tps * prefill_flops_per_token / instr_peak);
   else
     fmt::print("  prefill >= 3x transformers:          not measured (no transformers figures)\n");
   fmt::print("  prefill >= 50% of GEMM-peak bound:   {:.1f}%  {}\n", 100.0 * prefill_of_bound,
