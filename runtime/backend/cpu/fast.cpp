@@ -374,6 +374,12 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
   const size_t sets = spread ? size_t(threads) : 1;  // buffer sets in use
   if (s_->experts.size() < sets) s_->experts.resize(sets);
   if (!spread) {
+    bool few_rows = true;
+    for (int e : active) few_rows &= offsets[size_t(e) + 1] - offsets[size_t(e)] <= kSmallM;
+    if (few_rows) {
+      experts_bf16_few_rows(rows, offsets, row_weight, w, active, y_rows);
+      return;
+    }
     for (int e : active) expert(e, s_->experts[0]);
     return;
   }
@@ -385,6 +391,58 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
 #pragma omp parallel for schedule(dynamic, 1)
   for (size_t i = 0; i < active.size(); ++i)
     expert(active[i], s_->experts[size_t(omp_get_thread_num())]);
+}
+
+void CpuFastBackend::experts_bf16_few_rows(const uint16_t* rows, std::span<const int64_t> offsets,
+                                           std::span<const float> row_weight,
+                                           const ExpertWeights& w, std::span<const int> active,
+                                           float* y_rows) {
+  const int64_t H = w.hidden, I = w.intermediate, base = offsets.front();
+  const int64_t n_rows = offsets.back() - base;
+  const bool fused = w.layout == ExpertWeights::GateUp::kFused;
+  Scratch::Expert& buf = s_->experts[0];
+  float* G = grow(buf.gate, n_rows * 2 * I);  // [n_rows, 2I]: gate | up, per row
+  uint16_t* A = grow(buf.act, n_rows * I);    // [n_rows, I]
+  int64_t work = 0;
+  for (int e : active) work += (offsets[size_t(e) + 1] - offsets[size_t(e)]) * 3 * I * H;
+  // Thread t's share of [0, n) in multiples of 16 (the last thread takes the rest).
+  auto share = [](int64_t n, int64_t t, int64_t nt) {
+    return std::pair<int64_t, int64_t>(t * n / nt / 16 * 16,
+                                       t + 1 == nt ? n : (t + 1) * n / nt / 16 * 16);
+  };
+#pragma omp parallel if (work > kParallelElems)
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const auto [i0, i1] = share(I, t, nt);
+    for (int e : active) {
+      const int64_t r0 = offsets[size_t(e)], m = offsets[size_t(e) + 1] - r0;
+      const uint16_t* X = rows + r0 * H;
+      float* Ge = G + (r0 - base) * 2 * I;
+      if (fused) {
+        const uint16_t* gu = w.gate_up[size_t(e)].data<uint16_t>();
+        cpu::gemm_bf16_small(X, m, H, H, gu, H, i0, i1, Ge, 2 * I);
+        cpu::gemm_bf16_small(X, m, H, H, gu, H, I + i0, I + i1, Ge, 2 * I);
+      } else {
+        cpu::gemm_bf16_small(X, m, H, H, w.gate[size_t(e)].data<uint16_t>(), H, i0, i1, Ge,
+                             2 * I);
+        cpu::gemm_bf16_small(X, m, H, H, w.up[size_t(e)].data<uint16_t>(), H, i0, i1, Ge + I,
+                             2 * I);
+      }
+      for (int64_t r = 0; r < m; ++r)
+        cpu::silu_mul_bf16(Ge + r * 2 * I + i0, Ge + r * 2 * I + I + i0,
+                           A + (r0 - base + r) * I + i0, i1 - i0);
+    }
+#pragma omp barrier
+    const auto [h0, h1] = share(H, t, nt);
+    for (int e : active) {
+      const int64_t r0 = offsets[size_t(e)], m = offsets[size_t(e) + 1] - r0;
+      float* Y = y_rows + r0 * H;
+      cpu::gemm_bf16_small(A + (r0 - base) * I, m, I, I, w.down[size_t(e)].data<uint16_t>(), I,
+                           h0, h1, Y, H);
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t c = h0; c < h1; ++c) Y[r * H + c] *= row_weight[size_t(r0 + r)];
+    }
+  }
 }
 
 bool CpuFastBackend::mxfp4_experts(const ExpertWeights& w) const {

@@ -63,6 +63,15 @@ class CpuFastBackend : public CpuReferenceBackend {
   // offsets[e+1]) of rows and of y_rows).  rows: [offsets.back(), H]; y_rows: [.., H]
   void experts_bf16(const uint16_t* rows, std::span<const int64_t> offsets,
                     std::span<const float> row_weight, const ExpertWeights& w, float* y_rows);
+  // experts_bf16 when every active expert has at most 16 rows (decode), where streaming
+  // the weights is the cost: the whole layer in one OpenMP region. Each thread takes the same
+  // share of intermediate indices of every active expert's gate and up products (so its SwiGLU
+  // needs no other thread's sums), then, after one barrier, its share of every down product's
+  // outputs, scaled there. Each output sums as the per-expert products do (bitwise equal).
+  //   active: the experts with rows, in order
+  void experts_bf16_few_rows(const uint16_t* rows, std::span<const int64_t> offsets,
+                             std::span<const float> row_weight, const ExpertWeights& w,
+                             std::span<const int> active, float* y_rows);
   bool fast_experts(const ExpertWeights& w) const;
   // Grouped expert FFN of MXFP4 experts over f32 rows (sorted by expert).
   void experts_mxfp4(const Tensor& x_rows, std::span<const int64_t> offsets,

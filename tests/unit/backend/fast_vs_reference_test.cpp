@@ -247,6 +247,46 @@ TEST_F(FastVsReference, MoeExpertsSpreadOverThreadsEqualOneThreadBitwise) {
   }
 }
 
+// Experts of at most 16 rows each (decode) run as one parallel region: every thread takes a
+// share (multiples of 16) of each expert's intermediate indices, then of its outputs. Each
+// output's sum is formed by the same kernel over the whole K whatever the share, so 2 and 3
+// threads must equal 1 bitwise; I = 40 and H = 72 leave partial and empty shares. A share
+// handed to two threads or to none, or a SwiGLU reading another thread's indices, breaks that;
+// held against the reference backend too (bound as above).
+TEST_F(FastVsReference, MoeExpertsOfFewRowsSplitOverThreadsEqualOneThreadBitwise) {
+  const uint64_t seed = base_seed() + 8;
+  SCOPED_TRACE(::testing::Message() << "MOE_TEST_SEED=" << seed);
+  Rand r(seed);
+  const int E = 16, H = 72, I = 40, k = 4;
+  const int threads_before = omp_get_max_threads();
+  for (auto layout : {ExpertWeights::GateUp::kSeparate, ExpertWeights::GateUp::kFused}) {
+    const ExpertWeights w =
+        random_experts(r, E, H, I, layout, ExpertWeights::Format::kFloat, DType::BF16, false);
+    for (int64_t T : {1, 5, 40}) {  // 4, 20 and 160 rows over 16 experts
+      SCOPED_TRACE(::testing::Message() << "T=" << T << " layout " << int(layout));
+      const Tensor x = r.f32({T, H}, 1.0f, true);
+      Tensor ex = Tensor::empty(DType::I32, {T, k}), wt = Tensor::empty(DType::F32, {T, k});
+      random_routing(r, E, k, ex, wt);
+      Tensor one = Tensor::empty(DType::F32, {T, H}), orf = Tensor::empty(DType::F32, {T, H});
+      omp_set_num_threads(1);
+      fast.moe_experts(x, ex, wt, w, one);
+      for (int threads : {2, 3}) {
+        SCOPED_TRACE(::testing::Message() << threads << " threads");
+        omp_set_num_threads(threads);
+        Tensor split = Tensor::empty(DType::F32, {T, H});
+        fast.moe_experts(x, ex, wt, w, split);
+        int64_t differ = 0;
+        for (int64_t i = 0; i < T * H; ++i)
+          differ += one.data<float>()[i] != split.data<float>()[i];
+        EXPECT_EQ(differ, 0) << "of " << T * H << " outputs";
+      }
+      omp_set_num_threads(threads_before);
+      ref.moe_experts(x, ex, wt, w, orf);
+      EXPECT_LE(scaled_max_error(one, orf), 1e-2);
+    }
+  }
+}
+
 // gpt_oss experts (MXFP4 blocks/scales, biases, clamped SwiGLU) in both gate_up layouts. An f32
 // model's expert inputs stay f32: x with full f32 mantissas, bound 1e-5 (f32 sums against
 // double), which rounding any input to bf16 (relative 2^-9) would exceed. A bf16 model's are
