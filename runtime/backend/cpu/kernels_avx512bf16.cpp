@@ -128,6 +128,14 @@ void f32_to_bf16(const float* x, uint16_t* out, int64_t n) {
 void gemm_bf16_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w,
                      int64_t ldw, int64_t n0, int64_t n1, float* y, int64_t ldy) {
   int64_t n = n0;
+  // Up to 3 tokens: one weight row at a time, so each thread reads its rows as one sequential
+  // stream (4-row tiles read 4 streams a row apart, which streamed 25-35% slower on AVX-512
+  // BF16 without AMX, bench/README.md). More tokens reuse each weight load over 4 rows. Every
+  // output sums the same products in the same order either way.
+  if (M <= 3) {
+    for (; n < n1; ++n) small_rows<1>(x, M, K, ldx, w + n * ldw, ldw, y + n, ldy);
+    return;
+  }
   for (; n + 4 <= n1; n += 4) small_rows<4>(x, M, K, ldx, w + n * ldw, ldw, y + n, ldy);
   switch (n1 - n) {
     case 3:
