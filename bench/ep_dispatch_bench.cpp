@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/machine_figures.h"
 #include "expert_parallel/dispatcher.h"
 #include "expert_parallel/mpi_communicator.h"
 #include "runtime/core/random.h"
@@ -33,11 +34,9 @@ namespace {
 
 using namespace moe;
 using namespace moe::ep;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+using moe::bench::Clock;
+using moe::bench::median;
+using moe::bench::seconds_since;
 
 // VmHWM (peak resident set) of this process in bytes.
 int64_t peak_rss_bytes() {
@@ -57,11 +56,6 @@ Tensor random_bf16(Rng& rng, Shape shape) {
     p[i] = f32_to_bf16(float(int64_t(s >> 40) - (int64_t(1) << 23)) * 1e-9f);
   }
   return t;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 }  // namespace

@@ -28,16 +28,14 @@
 #include <random>
 #include <vector>
 
+#include "bench/machine_figures.h"
 #include "runtime/backend/cpu/kernels.h"
 #include "runtime/backend/cpu/mxfp4_kernels.h"
 #include "runtime/core/dtype.h"
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using moe::bench::median;
 
 double gib(double bytes) { return bytes / double(1 << 30); }
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/machine_figures.h"
 #include "runtime/core/error.h"
 #include "runtime/core/heap.h"
 #include "runtime/engine/engine.h"
@@ -28,6 +29,8 @@
 #include "tests/unit/models/tiny_model.h"
 
 namespace {
+
+using moe::bench::median;
 
 // Forwards to a hook and adds up the wall time spent inside it.
 class TimedHook : public moe::RouterHook {
@@ -49,11 +52,6 @@ class TimedHook : public moe::RouterHook {
  private:
   moe::RouterHook& inner_;
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 }  // namespace
 

@@ -21,7 +21,8 @@
 //            The peak is measured again right before each timed prefill pass, and each pass is
 //            held against its own; "of bound" is the median of those fractions;
 //   decode tokens/s at batch 1 <= read bandwidth / bytes per step (the weights one token uses:
-//            attention, router, top_k experts per MoE layer, lm_head; plus its KV cache).
+//            attention, router, top_k experts per MoE layer, lm_head; plus its KV cache). The
+//            bandwidth is measured right before each timed batch-1 pass, paired likewise.
 // Ceiling: on a CPU with AVX512-BF16 but no AMX, the bf16 dot-product instruction's own peak
 //            (vdpbf16ps chains on registers, no memory traffic) bounds any implementation's
 //            prefill, transformers' included; the targets say where 3x transformers falls
@@ -47,6 +48,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/machine_figures.h"
 #include "runtime/backend/cpu/kernels.h"
 #include "runtime/backend/cpu/onednn.h"
 #include "runtime/core/error.h"
@@ -57,16 +59,7 @@
 namespace {
 
 using namespace moe;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using namespace moe::bench;
 
 // --- machine reference figures ----------------------------------------------------------------
 
@@ -119,113 +112,6 @@ GemmPeak gemm_peak_flops(int64_t n, int reps) {
     p.blocked = 0;  // not supported here: the as-used figure stands alone
   }
   return p;
-}
-
-// One thread's run of `iters` rounds of 12 independent vdpbf16ps chains on registers (each
-// instruction: 32 bf16 products summed in pairs into 16 f32 lanes, 64 FLOP); returns the sum of
-// the accumulators so the chains have an observable result.
-__attribute__((target("avx512f,avx512bf16"))) float dpbf16_chains(int64_t iters) {
-  constexpr int kChains = 12;  // more than latency x throughput of the dot-product units
-  __m512 acc[kChains];
-  for (__m512& a : acc) a = _mm512_setzero_ps();
-  __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3f80);
-  for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 12
-    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_dpbf16_ps(acc[c], a, b);
-    __asm__ volatile("" : "+v"(a));  // keeps the loop from being folded
-  }
-  alignas(64) float lanes[16];
-  for (int c = 1; c < kChains; ++c) acc[0] = _mm512_add_ps(acc[0], acc[c]);
-  _mm512_store_ps(lanes, acc[0]);
-  float s = 0;
-  for (float v : lanes) s += v;
-  return s;
-}
-
-// The bf16 dot-product instruction's own peak (FLOP/s over `threads` threads, best of `reps`):
-// every thread runs dpbf16_chains, with no memory traffic, so no bf16 kernel on a CPU without
-// AMX exceeds it, whoever wrote the kernel. 0 where it does not bound the machine's bf16 work:
-// no AVX512-BF16, or AMX tiles (tdpbf16ps), whose products this does not time.
-double bf16_instruction_peak(int threads, int reps) {
-  if (!cpu::cpu_has_avx512_bf16() || cpu::cpu_has_amx_bf16()) return 0;
-  constexpr int64_t kIters = 20'000'000;  // about 0.1 s per thread at 3 GHz
-  std::vector<float> sums(static_cast<size_t>(threads));
-  double best = 1e30;
-  for (int r = 0; r <= reps; ++r) {  // pass 0 is a warm-up (clock ramp)
-    const auto t0 = Clock::now();
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&, t] { sums[size_t(t)] += dpbf16_chains(kIters); });
-    for (auto& th : pool) th.join();
-    if (r > 0) best = std::min(best, seconds_since(t0));
-  }
-  volatile float keep = 0;
-  for (float v : sums) keep = keep + v;
-  return 64.0 * 12 * double(kIters) * threads / best;
-}
-
-// Sums 64-bit words with AVX-512 loads (four independent accumulators).
-__attribute__((target("avx512f"))) uint64_t read_words_avx512(const uint64_t* p, size_t n) {
-  __m512i a0 = _mm512_set1_epi64(0), a1 = a0, a2 = a0, a3 = a0;
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    a0 = _mm512_add_epi64(a0, _mm512_load_si512(p + i));
-    a1 = _mm512_add_epi64(a1, _mm512_load_si512(p + i + 8));
-    a2 = _mm512_add_epi64(a2, _mm512_load_si512(p + i + 16));
-    a3 = _mm512_add_epi64(a3, _mm512_load_si512(p + i + 24));
-  }
-  alignas(64) uint64_t lanes[8];
-  _mm512_store_si512(lanes, _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
-  uint64_t s = 0;
-  for (uint64_t v : lanes) s += v;
-  for (; i < n; ++i) s += p[i];
-  return s;
-}
-
-uint64_t read_words(const uint64_t* p, size_t n) {
-  if (__builtin_cpu_supports("avx512f")) return read_words_avx512(p, n);
-  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += p[i];
-    s1 += p[i + 1];
-    s2 += p[i + 2];
-    s3 += p[i + 3];
-  }
-  for (; i < n; ++i) s0 += p[i];
-  return s0 + s1 + s2 + s3;
-}
-
-// Memory read bandwidth (bytes/s): `threads` threads each read their share of a `bytes` buffer
-// (far larger than the caches); best of `reps` after one warm-up pass.
-double read_bandwidth(size_t bytes, int threads, int reps) {
-  const size_t words = bytes / 8, chunk = (words / size_t(threads) + 7) / 8 * 8;
-  std::unique_ptr<uint64_t[], decltype(&std::free)> buf(
-      static_cast<uint64_t*>(std::aligned_alloc(64, words * 8)), &std::free);
-  std::vector<uint64_t> sums(static_cast<size_t>(threads));
-  auto pass = [&](bool init) {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&, t] {
-        const size_t lo = std::min(words, size_t(t) * chunk), hi = std::min(words, lo + chunk);
-        if (init)
-          for (size_t i = lo; i < hi; ++i) buf[i] = i;  // first touch by the reading thread
-        else
-          sums[size_t(t)] += read_words(buf.get() + lo, hi - lo);
-      });
-    for (auto& th : pool) th.join();
-  };
-  pass(true);
-  pass(false);
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = Clock::now();
-    pass(false);
-    best = std::min(best, seconds_since(t0));
-  }
-  volatile uint64_t keep = 0;
-  for (uint64_t s : sums) keep = keep + s;  // the reads have an observable result
-  return double(words * 8) / best;
 }
 
 // --- the model's work per token ---------------------------------------------------------------
@@ -306,7 +192,6 @@ double time_decode(Model& m, std::mt19937_64& g, int B, int prompt_len, int warm
   return seconds_since(t0);
 }
 
-std::string pct(double num, double den) { return fmt::format("{:.1f}%", 100.0 * num / den); }
 const char* verdict(bool met) { return met ? "met" : "MISSED"; }
 
 }  // namespace
@@ -351,8 +236,7 @@ int main(int argc, char** argv) try {
   const io::ModelConfig& c = model->config();
   const int cores = threads > 0 ? threads : int(std::thread::hardware_concurrency());
 
-  // Memory bandwidth, measured first (while the model is loaded but idle).
-  const double bw = read_bandwidth(size_t(bw_mib * 1024 * 1024), cores, 5);
+  const size_t bw_bytes = size_t(bw_mib * 1024 * 1024);
   const double instr_peak = bf16_instruction_peak(cores, 3);
 
   // Prefill, each timed pass right after a measurement of the GEMM peak: the machine's speed
@@ -371,13 +255,20 @@ int main(int argc, char** argv) try {
   }
   const double prefill_s = median(pre);
   const double prefill_tps = double(prefill_seqs) * prefill_len / prefill_s;
-  std::vector<double> decode_tps;
+  // Decode; each timed pass at batch 1 right after a measurement of the read bandwidth, for the
+  // same reason (on one VM the host's memory speed switched between about 34 and 50 GB/s
+  // within seconds).
+  std::vector<double> decode_tps, bws, b1_tps;
   for (int B : batches) {
     std::vector<double> t;
-    for (int r = 0; r < repeats; ++r)
+    for (int r = 0; r < repeats; ++r) {
+      if (B == 1) bws.push_back(read_bandwidth(bw_bytes, cores, 5));
       t.push_back(time_decode(*model, g, B, prompt_len, warmup, decode_steps));
+      if (B == 1) b1_tps.push_back(decode_steps / t.back());
+    }
     decode_tps.push_back(double(B) * decode_steps / median(t));
   }
+  if (bws.empty()) bws.push_back(read_bandwidth(bw_bytes, cores, 5));
 
   // Bounds.
   const double wbytes = dtype_bits(c.torch_dtype) / 8.0;
@@ -396,7 +287,10 @@ int main(int argc, char** argv) try {
   const double prefill_bound = peak / prefill_flops_per_token;
   const double ctx = prompt_len + warmup + decode_steps / 2.0;  // mean cached positions
   const double b1_bytes = (active + w.head_params) * wbytes + ctx * w.kv_bytes_per_pos;
-  const double decode1_bound = bw / b1_bytes;
+  const double decode1_bound = median(bws) / b1_bytes;
+  std::vector<double> b1_of;  // each batch-1 pass against the bandwidth measured before it
+  for (size_t r = 0; r < b1_tps.size(); ++r) b1_of.push_back(b1_tps[r] / (bws[r] / b1_bytes));
+  const double decode1_of_bound = b1_of.empty() ? 0.0 : median(b1_of);
 
   // Transformers' figures, if given.
   double hf_prefill = 0;
@@ -440,8 +334,11 @@ int main(int argc, char** argv) try {
              gemm_n);
   for (const GemmPeak& p : gps) fmt::print(" {:.0f}/{:.0f}", p.blocked / 1e9, p.as_used / 1e9);
   fmt::print("; each pass's bound uses the larger\n");
-  fmt::print("machine: memory read bandwidth ({:.0f} MiB buffer, {} threads, best of 5) "
-             "{:.1f} GB/s\n", bw_mib, cores, bw / 1e9);
+  fmt::print("machine: memory read bandwidth ({:.0f} MiB buffer, {} threads, best of 5{}):",
+             bw_mib, cores,
+             b1_tps.empty() ? "" : ", measured before each timed batch-1 decode pass");
+  for (double b : bws) fmt::print(" {:.1f}", b / 1e9);
+  fmt::print(" GB/s\n");
   if (instr_peak > 0)
     fmt::print("machine: bf16 dot-product instruction peak (vdpbf16ps, 12 register chains per "
                "thread, {} threads, best of 3) {:.0f} GFLOP/s: no bf16 kernel on this CPU (no AMX) "
@@ -467,10 +364,10 @@ int main(int argc, char** argv) try {
       prefill_bound, prefill_of_bound);
   for (size_t i = 0; i < batches.size(); ++i)
     row(fmt::format("decode batch {}", batches[i]), decode_tps[i], hf_decode[i],
-        batches[i] == 1 ? decode1_bound : 0.0, decode_tps[i] / decode1_bound);
+        batches[i] == 1 ? decode1_bound : 0.0, decode1_of_bound);
   fmt::print("(bounds: prefill = GEMM peak / FLOPs per token, of bound = median over the passes "
              "of each pass against its own peak; decode batch 1 = read bandwidth / bytes per "
-             "step; median of {} run(s))\n",
+             "step, paired the same way; median of {} run(s))\n",
              repeats);
   if (!hf_label.empty()) fmt::print("reference: {}\n", hf_label);
 
@@ -490,8 +387,8 @@ int main(int argc, char** argv) try {
              verdict(prefill_of_bound >= 0.5));
   for (size_t i = 0; i < batches.size(); ++i)
     if (batches[i] == 1)
-      fmt::print("  decode batch 1 >= 60% of bandwidth:  {}  {}\n", pct(decode_tps[i], decode1_bound),
-                 verdict(decode_tps[i] >= 0.6 * decode1_bound));
+      fmt::print("  decode batch 1 >= 60% of bandwidth:  {:.1f}%  {}\n", 100.0 * decode1_of_bound,
+                 verdict(decode1_of_bound >= 0.6));
   return 0;
 } catch (const moe::Error& e) {
   fmt::print(stderr, "runtime_bench: {}\n", e.what());

@@ -1,0 +1,104 @@
+// small_gemm_bench: the fast backend's streaming bf16 GEMM for few token rows
+// (cpu::gemm_bf16_small: every bf16 linear and expert product of up to 16 rows, i.e. decode),
+// over weights far larger than the caches, next to the memory read bandwidth measured right
+// before each figure in the same run.
+//
+// For each row length K and token count M: weight matrices [N, K] bf16 (--mib of them, 384 MiB
+// by default: 48 of 2048 x 2048), x [M, K]; one pass runs every matrix's product in one OpenMP
+// region, each thread its share of the rows as CpuFastBackend splits them; best of --repeats
+// passes after a warm-up. The default K = 2048 and 1024 are OLMoE-1B-7B's gate/up/attention and
+// expert down rows (4 and 2 KiB). Printed: GB/s of weights read, GFLOP/s, and the weights' GB/s
+// over the read bandwidth.
+//
+// Usage: small_gemm_bench [--rows 1,2,3,4,8,16] [--n 2048] [--k 2048,1024] [--mib 384]
+//        [--repeats 5] [--threads 0]
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "bench/machine_figures.h"
+#include "runtime/backend/cpu/kernels.h"
+#include "runtime/core/dtype.h"
+
+int main(int argc, char** argv) {
+  using namespace moe::bench;
+  CLI::App app{"Streaming bf16 GEMM of few token rows vs memory read bandwidth"};
+  std::vector<int> rows = {1, 2, 3, 4, 8, 16};
+  std::vector<int64_t> ks = {2048, 1024};
+  int64_t n = 2048;
+  int mib = 384, repeats = 5, threads = 0;
+  app.add_option("--rows", rows, "token counts M")->delimiter(',')->capture_default_str();
+  app.add_option("--n", n, "weight rows")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--k", ks, "weight row lengths")->delimiter(',')->capture_default_str();
+  app.add_option("--mib", mib, "weights per row length (MiB)")->check(CLI::PositiveNumber);
+  app.add_option("--repeats", repeats, "timed passes (best)")->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "OpenMP threads (0: all cores)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  for (int m : rows)
+    if (m < 1) {
+      fmt::print(stderr, "small_gemm_bench: --rows expects positive counts, found {}\n", m);
+      return 2;
+    }
+  for (int64_t k : ks)
+    if (k < 1) {
+      fmt::print(stderr, "small_gemm_bench: --k expects positive lengths, found {}\n", k);
+      return 2;
+    }
+  if (!moe::cpu::cpu_has_avx512_bf16()) {
+    fmt::print("small_gemm_bench: SKIPPED: the kernel needs AVX512-BF16, which this CPU lacks\n");
+    return 0;
+  }
+  if (threads <= 0) threads = int(std::thread::hardware_concurrency());
+  omp_set_num_threads(threads);
+
+  std::mt19937 g(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  int max_rows = 1;
+  for (int m : rows) max_rows = std::max(max_rows, m);
+  fmt::print("{} threads; read bandwidth (2048 MiB buffer, best of 5) measured right before each "
+             "figure\n",
+             threads);
+  fmt::print("{:>6} {:>10} {:>6} {:>10} {:>10} {:>12} {:>14}\n", "K", "matrices", "rows", "GB/s",
+             "GFLOP/s", "read GB/s", "of bandwidth");
+  for (int64_t k : ks) {
+    const int matrices = int(std::max<int64_t>(1, (int64_t(mib) << 20) / (n * k * 2)));
+    std::vector<std::vector<uint16_t>> w(static_cast<size_t>(matrices));
+    for (auto& m : w) {
+      m.resize(size_t(n * k));
+      for (auto& v : m) v = moe::f32_to_bf16(u(g));
+    }
+    std::vector<uint16_t> x(size_t(max_rows * k));
+    for (auto& v : x) v = moe::f32_to_bf16(u(g));
+    std::vector<float> y(size_t(max_rows * n));
+    const double weight_bytes = double(matrices) * double(n) * double(k) * 2;
+    for (int m : rows) {
+      const double bw = read_bandwidth(size_t(2048) << 20, threads, 5);
+      auto pass = [&] {
+#pragma omp parallel
+        {
+          const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+          for (const auto& wm : w)
+            moe::cpu::gemm_bf16_small(x.data(), m, k, k, wm.data(), k, n * t / nt,
+                                      n * (t + 1) / nt, y.data(), n);
+        }
+      };
+      pass();  // warm-up
+      double best = 1e30;
+      for (int r = 0; r < repeats; ++r) {
+        const auto t0 = Clock::now();
+        pass();
+        best = std::min(best, seconds_since(t0));
+      }
+      const double gbs = weight_bytes / best;
+      fmt::print("{:>6} {:>10} {:>6} {:>10.1f} {:>10.1f} {:>12.1f} {:>13.1f}%\n", k, matrices, m,
+                 gbs / 1e9, weight_bytes * m / best / 1e9, bw / 1e9, 100.0 * gbs / bw);
+    }
+  }
+  return 0;
+}
