@@ -209,6 +209,33 @@ TEST_F(FastVsReference, MoeExpertsBucketedGemmsMatchPerTokenExperts) {
   }
 }
 
+// Runs the fast backend's MoE experts on T random tokens (top-k of the E experts of w) with 1,
+// then 2 and 3 OpenMP threads, and expects every output bitwise equal to one thread's, and one
+// thread's within the MoE bound of the reference backend's.
+void expect_threads_agree_bitwise(CpuFastBackend& fast, CpuReferenceBackend& ref, Rand& r,
+                                  const ExpertWeights& w, int64_t T, int k) {
+  const int64_t H = w.hidden;
+  const Tensor x = r.f32({T, H}, 1.0f, true);
+  Tensor ex = Tensor::empty(DType::I32, {T, k}), wt = Tensor::empty(DType::F32, {T, k});
+  random_routing(r, w.num_experts(), k, ex, wt);
+  Tensor one = Tensor::empty(DType::F32, {T, H}), orf = Tensor::empty(DType::F32, {T, H});
+  const int threads_before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  fast.moe_experts(x, ex, wt, w, one);
+  for (int threads : {2, 3}) {
+    SCOPED_TRACE(::testing::Message() << threads << " threads");
+    omp_set_num_threads(threads);
+    Tensor many = Tensor::empty(DType::F32, {T, H});
+    fast.moe_experts(x, ex, wt, w, many);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < T * H; ++i) differ += one.data<float>()[i] != many.data<float>()[i];
+    EXPECT_EQ(differ, 0) << "of " << T * H << " outputs";
+  }
+  omp_set_num_threads(threads_before);
+  ref.moe_experts(x, ex, wt, w, orf);
+  EXPECT_LE(scaled_max_error(one, orf), 1e-2);
+}
+
 // Many experts of many rows each (prefill) are spread over the OpenMP threads, each expert's
 // products on one thread; with one thread they run one after another. Each expert's sums are
 // then formed by the same single-threaded kernels either way, so the two must agree bitwise:
@@ -218,32 +245,11 @@ TEST_F(FastVsReference, MoeExpertsSpreadOverThreadsEqualOneThreadBitwise) {
   const uint64_t seed = base_seed() + 7;
   SCOPED_TRACE(::testing::Message() << "MOE_TEST_SEED=" << seed);
   Rand r(seed);
-  const int E = 16, H = 64, I = 48, k = 4;
-  const int64_t T = 400;  // 1600 rows, ~100 per expert: the spread path
-  const int threads_before = omp_get_max_threads();
   for (auto layout : {ExpertWeights::GateUp::kSeparate, ExpertWeights::GateUp::kFused}) {
     SCOPED_TRACE(::testing::Message() << "layout " << int(layout));
-    const ExpertWeights w =
-        random_experts(r, E, H, I, layout, ExpertWeights::Format::kFloat, DType::BF16, false);
-    const Tensor x = r.f32({T, H}, 1.0f, true);
-    Tensor ex = Tensor::empty(DType::I32, {T, k}), wt = Tensor::empty(DType::F32, {T, k});
-    random_routing(r, E, k, ex, wt);
-    Tensor one = Tensor::empty(DType::F32, {T, H}), orf = Tensor::empty(DType::F32, {T, H});
-    omp_set_num_threads(1);
-    fast.moe_experts(x, ex, wt, w, one);
-    for (int threads : {2, 3}) {
-      SCOPED_TRACE(::testing::Message() << threads << " threads");
-      omp_set_num_threads(threads);
-      Tensor spread = Tensor::empty(DType::F32, {T, H});
-      fast.moe_experts(x, ex, wt, w, spread);
-      int64_t differ = 0;
-      for (int64_t i = 0; i < T * H; ++i)
-        differ += one.data<float>()[i] != spread.data<float>()[i];
-      EXPECT_EQ(differ, 0) << "of " << T * H << " outputs";
-    }
-    omp_set_num_threads(threads_before);
-    ref.moe_experts(x, ex, wt, w, orf);
-    EXPECT_LE(scaled_max_error(one, orf), 1e-2);
+    const ExpertWeights w = random_experts(r, /*E=*/16, /*H=*/64, /*I=*/48, layout,
+                                           ExpertWeights::Format::kFloat, DType::BF16, false);
+    expect_threads_agree_bitwise(fast, ref, r, w, /*T=*/400, /*k=*/4);  // ~100 rows per expert
   }
 }
 
@@ -257,32 +263,12 @@ TEST_F(FastVsReference, MoeExpertsOfFewRowsSplitOverThreadsEqualOneThreadBitwise
   const uint64_t seed = base_seed() + 8;
   SCOPED_TRACE(::testing::Message() << "MOE_TEST_SEED=" << seed);
   Rand r(seed);
-  const int E = 16, H = 72, I = 40, k = 4;
-  const int threads_before = omp_get_max_threads();
   for (auto layout : {ExpertWeights::GateUp::kSeparate, ExpertWeights::GateUp::kFused}) {
-    const ExpertWeights w =
-        random_experts(r, E, H, I, layout, ExpertWeights::Format::kFloat, DType::BF16, false);
+    const ExpertWeights w = random_experts(r, /*E=*/16, /*H=*/72, /*I=*/40, layout,
+                                           ExpertWeights::Format::kFloat, DType::BF16, false);
     for (int64_t T : {1, 5, 40}) {  // 4, 20 and 160 rows over 16 experts
       SCOPED_TRACE(::testing::Message() << "T=" << T << " layout " << int(layout));
-      const Tensor x = r.f32({T, H}, 1.0f, true);
-      Tensor ex = Tensor::empty(DType::I32, {T, k}), wt = Tensor::empty(DType::F32, {T, k});
-      random_routing(r, E, k, ex, wt);
-      Tensor one = Tensor::empty(DType::F32, {T, H}), orf = Tensor::empty(DType::F32, {T, H});
-      omp_set_num_threads(1);
-      fast.moe_experts(x, ex, wt, w, one);
-      for (int threads : {2, 3}) {
-        SCOPED_TRACE(::testing::Message() << threads << " threads");
-        omp_set_num_threads(threads);
-        Tensor split = Tensor::empty(DType::F32, {T, H});
-        fast.moe_experts(x, ex, wt, w, split);
-        int64_t differ = 0;
-        for (int64_t i = 0; i < T * H; ++i)
-          differ += one.data<float>()[i] != split.data<float>()[i];
-        EXPECT_EQ(differ, 0) << "of " << T * H << " outputs";
-      }
-      omp_set_num_threads(threads_before);
-      ref.moe_experts(x, ex, wt, w, orf);
-      EXPECT_LE(scaled_max_error(one, orf), 1e-2);
+      expect_threads_agree_bitwise(fast, ref, r, w, T, /*k=*/4);
     }
   }
 }
