@@ -130,7 +130,7 @@ void gemm_bf16_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const
   int64_t n = n0;
   // Up to 3 tokens: one weight row at a time, so each thread reads its rows as one sequential
   // stream; 4-row tiles read 4 streams a row apart, which bench/small_gemm_bench measured up to
-  // 40% slower at 2 KiB rows (bench/README.md). More tokens reuse each weight load over 4 rows.
+  // 44% slower at 2 KiB rows (bench/README.md). More tokens reuse each weight load over 4 rows.
   // Every output sums the same products in the same order either way.
   if (M <= 3) {
     for (; n < n1; ++n) small_rows<1>(x, M, K, ldx, w + n * ldw, ldw, y + n, ldy);
