@@ -1,16 +1,18 @@
 // small_gemm_bench: the fast backend's streaming bf16 GEMM for few token rows
-// (cpu::gemm_bf16_small: every bf16 linear and expert product of up to 16 rows, i.e. decode),
-// over weights far larger than the caches, next to the memory read bandwidth measured right
-// before each figure in the same run.
+// (cpu::gemm_bf16_small: the bf16 linear and expert products of decode steps), over weights far
+// larger than the caches, next to two references measured in the same run: the memory read
+// bandwidth right before each figure, and oneDNN's matmul (cpu::onednn_gemm_bf16, what the
+// backend calls for more rows) on the same products.
 //
 // For each row length K and token count M: weight matrices [N, K] bf16 (--mib of them, 384 MiB
 // by default: 48 of 2048 x 2048), x [M, K]; one pass runs every matrix's product in one OpenMP
 // region, each thread its share of the rows as CpuFastBackend splits them; best of --repeats
 // passes after a warm-up. The default K = 2048 and 1024 are OLMoE-1B-7B's gate/up/attention and
-// expert down rows (4 and 2 KiB). Printed: GB/s of weights read, GFLOP/s, and the weights' GB/s
-// over the read bandwidth.
+// expert down rows (4 and 2 KiB). oneDNN runs each product in turn on all threads (its own
+// split), as the backend calls it. Printed: GB/s of weights read, GFLOP/s, the weights' GB/s over
+// the read bandwidth, oneDNN's GFLOP/s and the ratio.
 //
-// Usage: small_gemm_bench [--rows 1,2,3,4,8,16] [--n 2048] [--k 2048,1024] [--mib 384]
+// Usage: small_gemm_bench [--rows 1,2,3,4,8,16,32,64,128] [--n 2048] [--k 2048,1024] [--mib 384]
 //        [--repeats 5] [--threads 0]
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -24,12 +26,13 @@
 
 #include "bench/machine_figures.h"
 #include "runtime/backend/cpu/kernels.h"
+#include "runtime/backend/cpu/onednn.h"
 #include "runtime/core/dtype.h"
 
 int main(int argc, char** argv) {
   using namespace moe::bench;
   CLI::App app{"Streaming bf16 GEMM of few token rows vs memory read bandwidth"};
-  std::vector<int> rows = {1, 2, 3, 4, 8, 16};
+  std::vector<int> rows = {1, 2, 3, 4, 8, 16, 32, 64, 128};
   std::vector<int64_t> ks = {2048, 1024};
   int64_t n = 2048;
   int mib = 384, repeats = 5, threads = 0;
@@ -64,8 +67,9 @@ int main(int argc, char** argv) {
   fmt::print("{} threads; read bandwidth (2048 MiB buffer, best of 5) measured right before each "
              "figure\n",
              threads);
-  fmt::print("{:>6} {:>10} {:>6} {:>10} {:>10} {:>12} {:>14}\n", "K", "matrices", "rows", "GB/s",
-             "GFLOP/s", "read GB/s", "of bandwidth");
+  fmt::print("{:>6} {:>9} {:>5} {:>8} {:>9} {:>10} {:>13} {:>15} {:>11}\n", "K", "matrices",
+             "rows", "GB/s", "GFLOP/s", "read GB/s", "of bandwidth", "oneDNN GFLOP/s",
+             "vs oneDNN");
   for (int64_t k : ks) {
     const int matrices = int(std::max<int64_t>(1, (int64_t(mib) << 20) / (n * k * 2)));
     std::vector<std::vector<uint16_t>> w(static_cast<size_t>(matrices));
@@ -79,7 +83,7 @@ int main(int argc, char** argv) {
     const double weight_bytes = double(matrices) * double(n) * double(k) * 2;
     for (int m : rows) {
       const double bw = read_bandwidth(size_t(2048) << 20, threads, 5);
-      auto pass = [&] {
+      auto small = [&] {
 #pragma omp parallel
         {
           const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
@@ -88,16 +92,27 @@ int main(int argc, char** argv) {
                                       n * (t + 1) / nt, y.data(), n);
         }
       };
-      pass();  // warm-up
-      double best = 1e30;
-      for (int r = 0; r < repeats; ++r) {
-        const auto t0 = Clock::now();
-        pass();
-        best = std::min(best, seconds_since(t0));
-      }
-      const double gbs = weight_bytes / best;
-      fmt::print("{:>6} {:>10} {:>6} {:>10.1f} {:>10.1f} {:>12.1f} {:>13.1f}%\n", k, matrices, m,
-                 gbs / 1e9, weight_bytes * m / best / 1e9, bw / 1e9, 100.0 * gbs / bw);
+      bool onednn_ok = true;
+      auto onednn = [&] {
+        for (const auto& wm : w)
+          onednn_ok &= moe::cpu::onednn_gemm_bf16(x.data(), m, k, k, wm.data(), n, y.data(), n);
+      };
+      auto best_seconds = [&](const auto& pass) {
+        pass();  // warm-up
+        double best = 1e30;
+        for (int r = 0; r < repeats; ++r) {
+          const auto t0 = Clock::now();
+          pass();
+          best = std::min(best, seconds_since(t0));
+        }
+        return best;
+      };
+      const double t_small = best_seconds(small), t_onednn = best_seconds(onednn);
+      const double gbs = weight_bytes / t_small, flops = weight_bytes * m;  // 2 FLOP per 2 bytes
+      fmt::print("{:>6} {:>9} {:>5} {:>8.1f} {:>9.1f} {:>10.1f} {:>12.1f}% {:>15} {:>11}\n", k,
+                 matrices, m, gbs / 1e9, flops / t_small / 1e9, bw / 1e9, 100.0 * gbs / bw,
+                 onednn_ok ? fmt::format("{:.1f}", flops / t_onednn / 1e9) : "-",
+                 onednn_ok ? fmt::format("{:.2f}x", t_onednn / t_small) : "-");
     }
   }
   return 0;

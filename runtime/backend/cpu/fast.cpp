@@ -16,7 +16,14 @@ namespace moe {
 
 namespace {
 
-constexpr int64_t kSmallM = 16;              // at most this many rows: the streaming kernel
+// At most this many rows, a bf16 product goes through the streaming kernel (gemm_bf16_small)
+// instead of oneDNN. Without AMX: where the kernel measured faster than oneDNN's run-time-M
+// matmul at K = 2048 (bench/small_gemm_bench: 1.13x at 64 rows, 0.99x at 128; at K = 1024
+// 0.97x at 64); batched decode on the OLMoE-shaped bench gained over a limit of 16 rows
+// (bench/README.md). With AMX, oneDNN's tile kernels: 16, not measured against 64.
+constexpr int64_t kSmallM = 64;
+constexpr int64_t kSmallMAmx = 16;
+constexpr int64_t kSpreadRows = 16;          // experts spread over threads above this mean
 constexpr int64_t kParallelElems = 1 << 15;  // below this, element-wise ops stay serial
 constexpr int64_t kMxfp4FusedRows = 4;       // at most this many rows: the fused MXFP4 kernel
 
@@ -91,6 +98,7 @@ CpuFastBackend::CpuFastBackend(BackendOptions options)
   round_ = false;
   bf16_kernels_ = cpu::cpu_has_avx512_bf16();
   amx_kernels_ = bf16_kernels_ && cpu::cpu_has_amx_bf16();
+  small_m_ = amx_kernels_ ? kSmallMAmx : kSmallM;
 }
 
 CpuFastBackend::~CpuFastBackend() = default;
@@ -109,7 +117,7 @@ Tensor CpuFastBackend::prepare_weight(const Tensor& w) {
 void CpuFastBackend::matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w,
                                  int64_t N, float* y, int64_t ldy) {
   if (M == 0) return;
-  if (bf16_kernels_ && M <= kSmallM) {
+  if (bf16_kernels_ && M <= small_m_) {
     split_rows(N, N * K * M, [&](int64_t n0, int64_t n1) {
       cpu::gemm_bf16_small(x, M, K, K, w, K, n0, n1, y, ldy);
     });
@@ -370,12 +378,12 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
   const int threads = omp_get_max_threads();
   const int64_t total_rows = offsets.back() - offsets.front();
   const bool spread = threads > 1 && int64_t(active.size()) >= 2 * threads &&
-                      total_rows > kSmallM * int64_t(active.size());
+                      total_rows > kSpreadRows * int64_t(active.size());
   const size_t sets = spread ? size_t(threads) : 1;  // buffer sets in use
   if (s_->experts.size() < sets) s_->experts.resize(sets);
   if (!spread) {
     bool few_rows = true;
-    for (int e : active) few_rows &= offsets[size_t(e) + 1] - offsets[size_t(e)] <= kSmallM;
+    for (int e : active) few_rows &= offsets[size_t(e) + 1] - offsets[size_t(e)] <= small_m_;
     if (few_rows) {
       experts_bf16_few_rows(rows, offsets, row_weight, w, active, y_rows);
       return;

@@ -63,7 +63,7 @@ class CpuFastBackend : public CpuReferenceBackend {
   // offsets[e+1]) of rows and of y_rows).  rows: [offsets.back(), H]; y_rows: [.., H]
   void experts_bf16(const uint16_t* rows, std::span<const int64_t> offsets,
                     std::span<const float> row_weight, const ExpertWeights& w, float* y_rows);
-  // experts_bf16 when every active expert has at most 16 rows (decode), where streaming
+  // experts_bf16 when every active expert has at most small_m_ rows (decode), where streaming
   // the weights is the cost: the whole layer in one OpenMP region. Each thread takes the same
   // share of intermediate indices of every active expert's gate and up products (so its SwiGLU
   // needs no other thread's sums), then, after one barrier, its share of every down product's
@@ -83,6 +83,7 @@ class CpuFastBackend : public CpuReferenceBackend {
   bool mxfp4_experts(const ExpertWeights& w) const;
   bool bf16_kernels_ = false;
   bool amx_kernels_ = false;  // prefill attention on the AMX tile units
+  int64_t small_m_ = 16;      // at most this many rows: the streaming kernel, not oneDNN
   std::unique_ptr<Scratch> s_;
 };
 
