@@ -17,12 +17,17 @@ namespace moe {
 namespace {
 
 // At most this many rows, a bf16 product goes through the streaming kernel (gemm_bf16_small)
-// instead of oneDNN. Without AMX: where the kernel measured faster than oneDNN's run-time-M
-// matmul at K = 2048 (bench/small_gemm_bench: 1.13x at 64 rows, 0.99x at 128; at K = 1024
-// 0.97x at 64); batched decode on the OLMoE-shaped bench gained over a limit of 16 rows
-// (bench/README.md). With AMX, oneDNN's tile kernels: 16, not measured against 64.
-constexpr int64_t kSmallM = 64;
-constexpr int64_t kSmallMAmx = 16;
+// instead of oneDNN. The two give each row different last bits, so the choice must not depend
+// on how a batch's tokens are split: a linear's rows are the tokens of this rank's sequences
+// (half a replica's with expert parallelism over 2 ranks), so its limit stays low and fixed
+// (kSmallM). An expert's rows are the same tokens on whichever rank owns it, so its products may
+// use a higher limit: without AMX the kernel measured faster than oneDNN's run-time-M matmul up
+// to 64 rows at K = 2048 (bench/small_gemm_bench: 1.13x at 64, 0.99x at 128; at K = 1024 0.97x
+// at 64), and batched decode on the OLMoE-shaped bench gained (bench/README.md). With AMX,
+// oneDNN's tile kernels: 16, not measured against 64.
+constexpr int64_t kSmallM = 16;
+constexpr int64_t kExpertSmallM = 64;
+constexpr int64_t kExpertSmallMAmx = 16;
 constexpr int64_t kSpreadRows = 16;          // experts spread over threads above this mean
 constexpr int64_t kParallelElems = 1 << 15;  // below this, element-wise ops stay serial
 constexpr int64_t kMxfp4FusedRows = 4;       // at most this many rows: the fused MXFP4 kernel
@@ -98,7 +103,7 @@ CpuFastBackend::CpuFastBackend(BackendOptions options)
   round_ = false;
   bf16_kernels_ = cpu::cpu_has_avx512_bf16();
   amx_kernels_ = bf16_kernels_ && cpu::cpu_has_amx_bf16();
-  small_m_ = amx_kernels_ ? kSmallMAmx : kSmallM;
+  expert_small_m_ = amx_kernels_ ? kExpertSmallMAmx : kExpertSmallM;
 }
 
 CpuFastBackend::~CpuFastBackend() = default;
@@ -116,8 +121,13 @@ Tensor CpuFastBackend::prepare_weight(const Tensor& w) {
 
 void CpuFastBackend::matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w,
                                  int64_t N, float* y, int64_t ldy) {
+  matmul_bf16_upto(x, M, K, w, N, y, ldy, kSmallM);
+}
+
+void CpuFastBackend::matmul_bf16_upto(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w,
+                                      int64_t N, float* y, int64_t ldy, int64_t small_m) {
   if (M == 0) return;
-  if (bf16_kernels_ && M <= small_m_) {
+  if (bf16_kernels_ && M <= small_m) {
     split_rows(N, N * K * M, [&](int64_t n0, int64_t n1) {
       cpu::gemm_bf16_small(x, M, K, K, w, K, n0, n1, y, ldy);
     });
@@ -353,18 +363,19 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
     int64_t ldg = I;
     const float* U = nullptr;
     if (fused) {
-      matmul_bf16(X, m, H, w.gate_up[size_t(e)].data<uint16_t>(), 2 * I, G, 2 * I);
+      matmul_bf16_upto(X, m, H, w.gate_up[size_t(e)].data<uint16_t>(), 2 * I, G, 2 * I,
+                       expert_small_m_);
       ldg = 2 * I;
       U = G + I;
     } else {
       float* Up = grow(buf.up, m * I);
-      matmul_bf16(X, m, H, w.gate[size_t(e)].data<uint16_t>(), I, G, I);
-      matmul_bf16(X, m, H, w.up[size_t(e)].data<uint16_t>(), I, Up, I);
+      matmul_bf16_upto(X, m, H, w.gate[size_t(e)].data<uint16_t>(), I, G, I, expert_small_m_);
+      matmul_bf16_upto(X, m, H, w.up[size_t(e)].data<uint16_t>(), I, Up, I, expert_small_m_);
       U = Up;
     }
 #pragma omp parallel for if (m * I > kParallelElems)
     for (int64_t r = 0; r < m; ++r) cpu::silu_mul_bf16(G + r * ldg, U + r * ldg, A + r * I, I);
-    matmul_bf16(A, m, I, w.down[size_t(e)].data<uint16_t>(), H, Y, H);
+    matmul_bf16_upto(A, m, I, w.down[size_t(e)].data<uint16_t>(), H, Y, H, expert_small_m_);
     scale_rows(Y, m, H, row_weight.data() + r0, Y);
   };
   // With many experts of many rows each (prefill), the experts are spread over the threads and
@@ -383,7 +394,8 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
   if (s_->experts.size() < sets) s_->experts.resize(sets);
   if (!spread) {
     bool few_rows = true;
-    for (int e : active) few_rows &= offsets[size_t(e) + 1] - offsets[size_t(e)] <= small_m_;
+    for (int e : active)
+      few_rows &= offsets[size_t(e) + 1] - offsets[size_t(e)] <= expert_small_m_;
     if (few_rows) {
       experts_bf16_few_rows(rows, offsets, row_weight, w, active, y_rows);
       return;
@@ -484,7 +496,7 @@ void CpuFastBackend::matmul_mxfp4(const float* x, int64_t M, int64_t K, const Te
   split_rows(N, N * K, [&](int64_t n0, int64_t n1) {
     cpu::mxfp4_rows_to_bf16(b, s, K, n0, n1, wb + n0 * K);
   });
-  matmul_bf16(xb, M, K, wb, N, y, N);
+  matmul_bf16_upto(xb, M, K, wb, N, y, N, expert_small_m_);
 }
 
 void CpuFastBackend::experts_mxfp4(const Tensor& x_rows, std::span<const int64_t> offsets,

@@ -53,21 +53,26 @@ class CpuFastBackend : public CpuReferenceBackend {
   DType kv_dtype(DType act) const override;
 
   // y[M, N] (row stride ldy) = x[M, K] . w[N, K]^T for bf16 x and w: the product every bf16
-  // linear and expert GEMM goes through (exposed for tests and benchmarks).
+  // linear goes through (exposed for tests and benchmarks).
   void matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w, int64_t N,
                    float* y, int64_t ldy);
 
  private:
   struct Scratch;
+  // matmul_bf16 through the streaming kernel up to small_m rows, oneDNN above (expert products
+  // pass expert_small_m_).
+  void matmul_bf16_upto(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w, int64_t N,
+                        float* y, int64_t ldy, int64_t small_m);
   // Grouped expert FFN over bf16 rows (sorted by expert: expert e's are rows [offsets[e],
   // offsets[e+1]) of rows and of y_rows).  rows: [offsets.back(), H]; y_rows: [.., H]
   void experts_bf16(const uint16_t* rows, std::span<const int64_t> offsets,
                     std::span<const float> row_weight, const ExpertWeights& w, float* y_rows);
-  // experts_bf16 when every active expert has at most small_m_ rows (decode), where streaming
-  // the weights is the cost: the whole layer in one OpenMP region. Each thread takes the same
-  // share of intermediate indices of every active expert's gate and up products (so its SwiGLU
-  // needs no other thread's sums), then, after one barrier, its share of every down product's
-  // outputs, scaled there. Each output sums as the per-expert products do (bitwise equal).
+  // experts_bf16 when every active expert has at most expert_small_m_ rows (decode), where
+  // streaming the weights is the cost: the whole layer in one OpenMP region. Each thread takes
+  // the same share of intermediate indices of every active expert's gate and up products (so
+  // its SwiGLU needs no other thread's sums), then, after one barrier, its share of every down
+  // product's outputs, scaled there. Each output sums as the per-expert products do (bitwise
+  // equal).
   //   active: the experts with rows, in order
   void experts_bf16_few_rows(const uint16_t* rows, std::span<const int64_t> offsets,
                              std::span<const float> row_weight, const ExpertWeights& w,
@@ -83,7 +88,7 @@ class CpuFastBackend : public CpuReferenceBackend {
   bool mxfp4_experts(const ExpertWeights& w) const;
   bool bf16_kernels_ = false;
   bool amx_kernels_ = false;  // prefill attention on the AMX tile units
-  int64_t small_m_ = 16;      // at most this many rows: the streaming kernel, not oneDNN
+  int64_t expert_small_m_ = 16;  // an expert product of at most this many rows: streaming kernel
   std::unique_ptr<Scratch> s_;
 };
 

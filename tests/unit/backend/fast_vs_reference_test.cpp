@@ -253,8 +253,8 @@ TEST_F(FastVsReference, MoeExpertsSpreadOverThreadsEqualOneThreadBitwise) {
   }
 }
 
-// Experts of few rows each (decode: at most 16 here, within the streaming kernel's limit of 16
-// with AMX and 64 without) run as one parallel region: every thread takes a share (multiples
+// Experts of few rows each (decode: at most 16 here, within the streaming kernel's expert limit
+// of 16 with AMX and 64 without) run as one parallel region: every thread takes a share (multiples
 // of 16) of each expert's intermediate indices, then of its outputs. Each output's sum is
 // formed by the same kernel over the whole K whatever the share, so 2 and 3 threads must equal
 // 1 bitwise; I = 40 and H = 72 leave partial and empty shares. A share handed to two threads or
