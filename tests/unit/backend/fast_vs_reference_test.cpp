@@ -253,9 +253,10 @@ TEST_F(FastVsReference, MoeExpertsSpreadOverThreadsEqualOneThreadBitwise) {
   }
 }
 
-// Experts of few rows each (decode: at most 16 here, within the streaming kernel's expert limit
-// of 16 with AMX and 64 without) run as one parallel region: every thread takes a share (multiples
-// of 16) of each expert's intermediate indices, then of its outputs. Each output's sum is
+// Experts of few rows each (decode: about 10 per expert at most on average here, within the
+// streaming kernel's expert limit of 64 without AMX; with AMX, whose limit is 16, a layer with an
+// expert above it takes the per-expert path) run as one parallel region: every thread takes a
+// share (multiples of 16) of each expert's intermediate indices, then of its outputs. Each output's sum is
 // formed by the same kernel over the whole K whatever the share, so 2 and 3 threads must equal
 // 1 bitwise; I = 40 and H = 72 leave partial and empty shares. A share handed to two threads or
 // to none, or a SwiGLU reading another thread's indices, breaks that; held against the
