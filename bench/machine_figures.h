@@ -1,5 +1,6 @@
 // Machine figures the benchmarks hold their measurements against, measured in the same run:
-// memory read bandwidth, and the bf16 dot-product instruction's own peak. Header-only (every
+// memory read bandwidth, the bf16 dot-product instruction's own peak (avx512_bf16 level) and the
+// f32 FMA instruction's (avx2 and avx512 levels, whose kernels widen bf16 to f32). Header-only (every
 // .cpp in bench/ is a program). Not thread-safe: each function starts and joins its own threads.
 #pragma once
 
@@ -13,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/backend/cpu/kernels.h"
+#include "runtime/core/cpu_isa.h"
 
 namespace moe::bench {
 
@@ -54,22 +55,59 @@ __attribute__((target("avx512f,avx512bf16"))) inline float dpbf16_chains(int64_t
 // every thread runs dpbf16_chains, with no memory traffic, so no bf16 kernel on a CPU without
 // AMX exceeds it, whoever wrote the kernel. 0 where it does not bound the machine's bf16 work:
 // no AVX512-BF16, or AMX tiles (tdpbf16ps), whose products this does not time.
-inline double bf16_instruction_peak(int threads, int reps) {
-  if (!cpu::cpu_has_avx512_bf16() || cpu::cpu_has_amx_bf16()) return 0;
+// One thread's run of `iters` rounds of 12 independent AVX2 FMA chains on registers (each
+// instruction: 8 f32 multiply-adds, 16 FLOP).
+__attribute__((target("avx2,fma"))) inline float fma_chains(int64_t iters) {
+  constexpr int kChains = 12;  // more than latency x throughput of two FMA units
+  __m256 acc[kChains];
+  for (__m256& a : acc) a = _mm256_setzero_ps();
+  __m256 a = _mm256_set1_ps(1.0f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm256_fmadd_ps(a, b, acc[c]);
+    __asm__ volatile("" : "+x"(a));  // keeps the loop from being folded
+  }
+  alignas(32) float lanes[8];
+  for (int c = 1; c < kChains; ++c) acc[0] = _mm256_add_ps(acc[0], acc[c]);
+  _mm256_store_ps(lanes, acc[0]);
+  float s = 0;
+  for (float v : lanes) s += v;
+  return s;
+}
+
+// FLOP/s of `chains(iters)` (flops_per_iter each) on `threads` threads at once, best of `reps`
+// after a warm-up pass (clock ramp).
+template <typename Chains>
+double chains_peak(Chains chains, double flops_per_iter, int threads, int reps) {
   constexpr int64_t kIters = 20'000'000;  // about 0.1 s per thread at 3 GHz
   std::vector<float> sums(static_cast<size_t>(threads));
   double best = 1e30;
-  for (int r = 0; r <= reps; ++r) {  // pass 0 is a warm-up (clock ramp)
+  for (int r = 0; r <= reps; ++r) {
     const auto t0 = Clock::now();
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&, t] { sums[size_t(t)] += dpbf16_chains(kIters); });
+      pool.emplace_back([&, t] { sums[size_t(t)] += chains(kIters); });
     for (auto& th : pool) th.join();
     if (r > 0) best = std::min(best, seconds_since(t0));
   }
   volatile float keep = 0;
   for (float v : sums) keep = keep + v;
-  return 64.0 * 12 * double(kIters) * threads / best;
+  return flops_per_iter * double(kIters) * threads / best;
+}
+
+// The bf16 dot-product instruction's own peak (FLOP/s): no bf16 kernel at the avx512_bf16 level
+// exceeds it, whoever wrote the kernel. 0 at other levels (below: no vdpbf16ps; amx: the tiles'
+// products, which this does not time).
+inline double bf16_instruction_peak(int threads, int reps) {
+  if (cpu::active_isa() != cpu::Isa::kAvx512Bf16) return 0;
+  return chains_peak(dpbf16_chains, 64.0 * 12, threads, reps);
+}
+
+// The AVX2 FMA instruction's own peak (FLOP/s): no kernel of the avx2 level (bf16 widened to
+// f32, FMA) exceeds it. 0 below the avx2 level.
+inline double fma_instruction_peak(int threads, int reps) {
+  if (cpu::active_isa() < cpu::Isa::kAvx2) return 0;
+  return chains_peak(fma_chains, 16.0 * 12, threads, reps);
 }
 
 // Sums 64-bit words with AVX-512 loads (four independent accumulators).
@@ -92,7 +130,7 @@ __attribute__((target("avx512f"))) inline uint64_t read_words_avx512(const uint6
 }
 
 inline uint64_t read_words(const uint64_t* p, size_t n) {
-  if (__builtin_cpu_supports("avx512f")) return read_words_avx512(p, n);
+  if (cpu::active_isa() >= cpu::Isa::kAvx512) return read_words_avx512(p, n);
   uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   size_t i = 0;
   for (; i + 4 <= n; i += 4) {

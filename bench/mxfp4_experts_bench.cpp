@@ -30,7 +30,6 @@
 
 #include "bench/machine_figures.h"
 #include "runtime/backend/cpu/kernels.h"
-#include "runtime/backend/cpu/mxfp4_kernels.h"
 #include "runtime/core/dtype.h"
 
 namespace {
@@ -61,10 +60,12 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "--hidden and --inter must be multiples of 32\n");
     return 2;
   }
-  if (!moe::cpu::cpu_has_avx512_bf16()) {
-    fmt::print(stderr, "this CPU has no AVX512-BF16: the fast MXFP4 kernels do not run here\n");
+  const moe::cpu::Kernels* kern = moe::cpu::kernels();
+  if (!kern) {
+    fmt::print(stderr, "no MXFP4 kernels at the CPU level {}\n", moe::cpu::isa_description());
     return 2;
   }
+  fmt::print("kernels of the CPU level {}\n", moe::cpu::isa_description());
 
   // ---- memory ----------------------------------------------------------------------------------
   const double elems = double(2 * I * H + H * I);  // gate_up + down of one expert
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
   for (auto& b : blocks) b = uint8_t(byte(rng));
   for (auto& s : scales) s = uint8_t(scale(rng));
   std::vector<uint16_t> w_bf16(size_t(N * K));
-  moe::cpu::mxfp4_rows_to_bf16(blocks.data(), scales.data(), K, 0, N, w_bf16.data());
+  kern->mxfp4_rows_to_bf16(blocks.data(), scales.data(), K, 0, N, w_bf16.data());
   std::vector<uint16_t> decoded(size_t(N * K));
   std::vector<float> rowf(size_t(N * K));
   const double mx_bytes = double(N * K) / 2 + double(N * K) / 32, bf_bytes = double(N * K) * 2;
@@ -100,18 +101,18 @@ int main(int argc, char** argv) {
     for (auto& v : xf) v = nd(rng);
     std::vector<float> y(size_t(M * N));
     const std::vector<std::function<void()>> runs = {
-        [&] { moe::cpu::gemm_bf16_small(x.data(), M, K, K, w_bf16.data(), K, 0, N, y.data(), N); },
+        [&] { kern->gemm_bf16_small(x.data(), M, K, K, w_bf16.data(), K, 0, N, y.data(), N); },
         [&] {
-          moe::cpu::gemm_mxfp4_small(x.data(), M, K, K, blocks.data(), scales.data(), 0, N,
+          kern->gemm_mxfp4_small(x.data(), M, K, K, blocks.data(), scales.data(), 0, N, y.data(),
+                                 N);
+        },
+        [&] {
+          kern->gemm_mxfp4_small_f32(xf.data(), M, K, K, blocks.data(), scales.data(), 0, N,
                                      y.data(), N);
         },
         [&] {
-          moe::cpu::gemm_mxfp4_small_f32(xf.data(), M, K, K, blocks.data(), scales.data(), 0, N,
-                                         y.data(), N);
-        },
-        [&] {
-          moe::cpu::mxfp4_rows_to_bf16(blocks.data(), scales.data(), K, 0, N, decoded.data());
-          moe::cpu::gemm_bf16_small(x.data(), M, K, K, decoded.data(), K, 0, N, y.data(), N);
+          kern->mxfp4_rows_to_bf16(blocks.data(), scales.data(), K, 0, N, decoded.data());
+          kern->gemm_bf16_small(x.data(), M, K, K, decoded.data(), K, 0, N, y.data(), N);
         },
         [&] {
           for (int64_t n = 0; n < N; ++n)

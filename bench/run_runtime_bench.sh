@@ -62,13 +62,23 @@ for b in "$cli" "$bench" "$hooks"; do
 done
 here=$(cd "$(dirname "$0")" && pwd)
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# MOE_CPU_ISA caps moe-sweep's CPU level (runtime/core/cpu_isa.h); transformers is capped to the
+# same instructions (torch's kernels by ATEN_CPU_CAPABILITY, its oneDNN by ONEDNN_MAX_CPU_ISA),
+# so that a newer machine can stand in for an older one for both alike.
+case ${MOE_CPU_ISA:-} in
+  avx2) export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 ;;
+  avx512) export ATEN_CPU_CAPABILITY=avx512 ONEDNN_MAX_CPU_ISA=AVX512_CORE ;;
+  avx512_bf16) export ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 ;;
+esac
 load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 echo "== run_runtime_bench.sh $(date -u +%FT%TZ) on $(hostname): $(nproc) cores," \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
   "$(free -g | awk '/^Mem:/ {print $2 " GiB RAM, " $7 " GiB available"}')"
 load
-echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY OMP_NUM_THREADS=${OMP_NUM_THREADS:-(all cores)}"
+echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY OMP_NUM_THREADS=${OMP_NUM_THREADS:-(all cores)}" \
+  "MOE_CPU_ISA=${MOE_CPU_ISA:-(unset)} ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-(unset)}" \
+  "ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-(unset)}"
 mkdir -p "$workdir"
 if [[ -n $model ]]; then
   layers=$(grep -o '"num_hidden_layers": *[0-9]*' "$model/config.json" | grep -o '[0-9]*$')

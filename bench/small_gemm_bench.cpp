@@ -53,10 +53,13 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "small_gemm_bench: --k expects positive lengths, found {}\n", k);
       return 2;
     }
-  if (!moe::cpu::cpu_has_avx512_bf16()) {
-    fmt::print("small_gemm_bench: SKIPPED: the kernel needs AVX512-BF16, which this CPU lacks\n");
+  const moe::cpu::Kernels* kern = moe::cpu::kernels();
+  if (!kern) {
+    fmt::print("small_gemm_bench: SKIPPED: no kernels at the CPU level {}\n",
+               moe::cpu::isa_description());
     return 0;
   }
+  fmt::print("kernels of the CPU level {}\n", moe::cpu::isa_description());
   if (threads <= 0) threads = int(std::thread::hardware_concurrency());
   omp_set_num_threads(threads);
 
@@ -88,8 +91,8 @@ int main(int argc, char** argv) {
         {
           const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
           for (const auto& wm : w)
-            moe::cpu::gemm_bf16_small(x.data(), m, k, k, wm.data(), k, n * t / nt,
-                                      n * (t + 1) / nt, y.data(), n);
+            kern->gemm_bf16_small(x.data(), m, k, k, wm.data(), k, n * t / nt, n * (t + 1) / nt,
+                                  y.data(), n);
         }
       };
       bool onednn_ok = true;

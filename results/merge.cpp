@@ -15,6 +15,7 @@
 #include "results/comparison.h"
 #include "results/h5.h"
 #include "results/routing_units.h"
+#include "runtime/core/cpu_isa.h"
 #include "runtime/core/error.h"
 #include "runtime/core/version.h"
 
@@ -136,7 +137,7 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
   std::map<std::string, UnitResult> expert_sets;                     // set id -> result
   std::map<std::string, std::vector<UnitResult>> stats_parts;        // stats id -> ranges
   std::map<std::pair<std::string, std::string>, std::vector<UnitResult>> eval_parts;
-  std::map<std::string, std::pair<std::string, std::string>> unit_meta;  // id -> runner, version
+  std::map<std::string, UnitMeta> unit_meta;  // id -> who made it
   std::map<std::pair<std::string, std::string>, std::pair<int64_t, std::string>> notes;
   std::set<std::string> runners;
   for (const auto& u : spec.units) {
@@ -147,7 +148,7 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
       throw InputError(store.unit_path(u.id).string(),
                        fmt::format("expected unit {} of kind {}, found unit {} of kind {}", u.id,
                                    u.kind, meta.unit, meta.kind));
-    unit_meta[u.id] = {meta.runner, meta.code_version};
+    unit_meta[u.id] = meta;
     runners.insert(meta.runner);
     for (const auto& [k, v] : r.notes) {
       auto& n = notes[{k, v}];
@@ -168,6 +169,7 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
     root.set_attr("config_resolved", spec.resolved_yaml);
     root.set_attr("plan_hash", spec.plan_hash);
     root.set_attr("code_version", std::string(code_version()));
+    root.set_attr("cpu_isa", std::string(cpu::isa_description()));
     root.set_attr("created", iso_now());
     root.set_attr("runners", std::vector<std::string>(runners.begin(), runners.end()));
     root.set_attr("partial", int64_t(rep.missing.empty() ? 0 : 1));
@@ -351,8 +353,9 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
         t.col<std::string>("kind").push_back(u.kind);
         const bool have = present.count(u.id) > 0;
         t.col<int64_t>("present").push_back(have);
-        t.col<std::string>("runner").push_back(have ? unit_meta[u.id].first : "");
-        t.col<std::string>("code_version").push_back(have ? unit_meta[u.id].second : "");
+        t.col<std::string>("runner").push_back(have ? unit_meta[u.id].runner : "");
+        t.col<std::string>("code_version").push_back(have ? unit_meta[u.id].code_version : "");
+        t.col<std::string>("cpu_isa").push_back(have ? unit_meta[u.id].cpu_isa : "");
       }
       t.write(root, "units");
       Table n;

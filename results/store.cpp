@@ -15,6 +15,7 @@
 
 #include "results/h5.h"
 #include "runtime/core/error.h"
+#include "runtime/core/cpu_isa.h"
 #include "runtime/core/version.h"
 
 namespace moe::results {
@@ -97,6 +98,7 @@ std::set<std::string> Store::done_units() const {
 
 void Store::commit(UnitMeta meta, const UnitResult& r, const std::string& owner) const {
   meta.code_version = code_version();
+  meta.cpu_isa = std::string(cpu::isa_description());
   meta.host = hostname();
   meta.owner = owner;
   meta.created = unix_now();
@@ -109,6 +111,7 @@ void Store::commit(UnitMeta meta, const UnitResult& r, const std::string& owner)
     root.set_attr("kind", meta.kind);
     root.set_attr("runner", meta.runner);
     root.set_attr("code_version", meta.code_version);
+    root.set_attr("cpu_isa", meta.cpu_isa);
     root.set_attr("host", meta.host);
     root.set_attr("owner", meta.owner);
     root.set_attr("created", meta.created);
@@ -136,6 +139,7 @@ UnitResult Store::read(const std::string& unit, UnitMeta* meta) const {
     meta->kind = root.attr_string("kind");
     meta->runner = root.attr_string("runner");
     meta->code_version = root.attr_string("code_version");
+    meta->cpu_isa = root.has_attr("cpu_isa") ? root.attr_string("cpu_isa") : "";
     meta->host = root.attr_string("host");
     meta->owner = root.attr_string("owner");
     meta->created = root.attr_double("created");

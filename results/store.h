@@ -32,8 +32,9 @@ struct UnitMeta {
   std::string kind;                           // stats | experts | eval
   std::map<std::string, std::string> labels;  // model, task, language, point, range, ...
   std::string runner;                         // the UnitRunner that produced it
-  // Filled by commit(): code version, host, owner, unix time.
-  std::string code_version, host, owner;
+  // Filled by commit(): code version, CPU level (cpu_isa.h's isa_description), host, owner,
+  // unix time.
+  std::string code_version, cpu_isa, host, owner;
   double created = 0;
 };
 

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "runtime/core/cpu_isa.h"
 #include "runtime/core/error.h"
 #include "runtime/core/heap.h"
 #include "runtime/core/version.h"
@@ -80,8 +82,16 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("[%H:%M:%S] [%^%l%$] %v");
   try {
-    for (auto& [sub, run] : subs)
-      if (sub->parsed()) return run();
+    for (auto& [sub, run] : subs) {
+      if (!sub->parsed()) continue;
+      // The commands that run a model say first which code and CPU level compute it.
+      static const std::set<std::string> kRunsModel = {"run", "routing", "eval", "generate",
+                                                       "trace"};
+      if (kRunsModel.count(sub->get_name()))
+        spdlog::info("moe-sweep {}, CPU level {}", moe::code_version(),
+                     moe::cpu::isa_description());
+      return run();
+    }
   } catch (const moe::InputError& e) {
     std::fprintf(stderr, "moe-sweep: error: %s\n", e.what());
     return 2;

@@ -8,7 +8,6 @@
 #include <limits>
 
 #include "runtime/backend/cpu/kernels.h"
-#include "runtime/backend/cpu/mxfp4_kernels.h"
 #include "runtime/backend/cpu/onednn.h"
 #include "runtime/core/error.h"
 
@@ -38,17 +37,26 @@ T* grow(std::vector<T>& v, int64_t n) {
   return v.data();
 }
 
+// out[i] = bf16(x[i]) through the level's kernel, or dtype.h's where there is none.
+void f32_to_bf16_range(const cpu::Kernels* k, const float* x, uint16_t* out, int64_t n) {
+  if (k) {
+    k->f32_to_bf16(x, out, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(x[i]);
+}
+
 // Converts rows of f32 to bf16 (parallel for large inputs).
-void to_bf16(const float* x, uint16_t* out, int64_t n) {
+void to_bf16(const cpu::Kernels* k, const float* x, uint16_t* out, int64_t n) {
   if (n < kParallelElems) {
-    cpu::f32_to_bf16(x, out, n);
+    f32_to_bf16_range(k, x, out, n);
     return;
   }
 #pragma omp parallel
   {
     const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
     const int64_t b = n * t / nt / 16 * 16, e = t + 1 == nt ? n : n * (t + 1) / nt / 16 * 16;
-    cpu::f32_to_bf16(x + b, out + b, e - b);
+    f32_to_bf16_range(k, x + b, out + b, e - b);
   }
 }
 
@@ -101,15 +109,14 @@ CpuFastBackend::CpuFastBackend(BackendOptions options)
     : CpuReferenceBackend(std::move(options)), s_(std::make_unique<Scratch>()) {
   options_.bf16_rounding = false;  // the fast path keeps f32 activations
   round_ = false;
-  bf16_kernels_ = cpu::cpu_has_avx512_bf16();
-  amx_kernels_ = bf16_kernels_ && cpu::cpu_has_amx_bf16();
-  expert_small_m_ = amx_kernels_ ? kExpertSmallMAmx : kExpertSmallM;
+  k_ = cpu::kernels();
+  expert_small_m_ = k_ && k_->attention_rows_amx ? kExpertSmallMAmx : kExpertSmallM;
 }
 
 CpuFastBackend::~CpuFastBackend() = default;
 
 DType CpuFastBackend::kv_dtype(DType act) const {
-  return act == DType::BF16 && bf16_kernels_ ? DType::BF16 : DType::F32;
+  return act == DType::BF16 && k_ ? DType::BF16 : DType::F32;
 }
 
 Tensor CpuFastBackend::prepare_weight(const Tensor& w) {
@@ -127,10 +134,23 @@ void CpuFastBackend::matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const 
 void CpuFastBackend::matmul_bf16_upto(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w,
                                       int64_t N, float* y, int64_t ldy, int64_t small_m) {
   if (M == 0) return;
-  if (bf16_kernels_ && M <= small_m) {
+  if (k_ && M <= small_m) {
     split_rows(N, N * K * M, [&](int64_t n0, int64_t n1) {
-      cpu::gemm_bf16_small(x, M, K, K, w, K, n0, n1, y, ldy);
+      k_->gemm_bf16_small(x, M, K, K, w, K, n0, n1, y, ldy);
     });
+    return;
+  }
+  if (k_ && k_->gemm_bf16_large) {
+    // The level's own blocked kernel (no fast oneDNN bf16 matmul there): each thread its
+    // share of the weight rows, in blocks of 16 (the kernel's panel), with its own scratch.
+#pragma omp parallel if (N * K * M > kParallelElems)
+    {
+      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t n0 = N * t / nt / 16 * 16, n1 = t + 1 == nt ? N : N * (t + 1) / nt / 16 * 16;
+      thread_local std::vector<float> scratch;
+      k_->gemm_bf16_large(x, M, K, K, w, K, n0, n1, y, ldy,
+                          grow(scratch, k_->gemm_bf16_large_scratch(K)));
+    }
     return;
   }
   if (cpu::onednn_gemm_bf16(x, M, K, K, w, N, y, ldy)) return;
@@ -151,7 +171,7 @@ void CpuFastBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, T
   float* yp = y.data<float>();
   if (w.dtype() == DType::BF16) {
     uint16_t* xb = grow(s_->xb, T * in);
-    to_bf16(x.data<float>(), xb, T * in);
+    to_bf16(k_, x.data<float>(), xb, T * in);
     matmul_bf16(xb, T, in, w.data<uint16_t>(), out, yp, out);
   } else if (w.dtype() != DType::F32 ||
              !cpu::onednn_gemm_f32(x.data<float>(), T, in, in, w.data<float>(), out, yp, out)) {
@@ -249,7 +269,7 @@ void CpuFastBackend::kv_store(const Tensor& k, const Tensor& v, std::span<const 
       const int64_t blk = s.blocks[p / 16];
       for (int64_t h = 0; h < nkv; ++h) {
         const int64_t off = (blk * nkv + h) * 16 * D;
-        cpu::kv_store_bf16(k.data<float>() + (row * nkv + h) * D,
+        k_->kv_store_bf16(k.data<float>() + (row * nkv + h) * D,
                            v.data<float>() + (row * nkv + h) * D, int(D), int(p % 16), kp + off,
                            vp + off);
       }
@@ -274,7 +294,7 @@ void CpuFastBackend::attention(const Tensor& q, const KvLayer& kv,
   // full AMX tile of queries (prefill) goes through the tile units kAmxAttentionRows rows at a
   // time, its last tile padded; shorter ones (decode) kAttentionTileRows rows at a time on the
   // vector units. Either way a row's result does not depend on the other rows of its tile.
-  const bool amx = amx_kernels_ && D % 32 == 0 && D <= 128;
+  const bool amx = k_->attention_rows_amx && D % 32 == 0 && D <= 128;
   auto tile_rows = [&](const AttentionSeq& s) {
     return amx && s.q_len >= cpu::kAmxAttentionRows ? cpu::kAmxAttentionRows
                                                     : cpu::kAttentionTileRows;
@@ -312,7 +332,7 @@ void CpuFastBackend::attention(const Tensor& q, const KvLayer& kv,
           qr[r] = qp + (row * nh + h) * D;
           orow[r] = op + (row * nh + h) * D;
         }
-        (tile == cpu::kAmxAttentionRows ? cpu::attention_rows_amx : cpu::attention_rows_bf16)(
+        (tile == cpu::kAmxAttentionRows ? k_->attention_rows_amx : k_->attention_rows_bf16)(
             rows, qr, int(D), s.blocks, kp + kh * 16 * D, vp + kh * 16 * D, block_stride, j0, j1,
             args.scale, args.sinks ? &sinks[size_t(h)] : nullptr, scratch.data(), orow);
       }
@@ -320,19 +340,19 @@ void CpuFastBackend::attention(const Tensor& q, const KvLayer& kv,
 }
 
 void CpuFastBackend::glu(const Tensor& gate, const Tensor& up, const GluSpec& spec, Tensor& out) {
-  if (spec.kind != GluSpec::Kind::kSilu || !bf16_kernels_) {
+  if (spec.kind != GluSpec::Kind::kSilu || !k_) {
     CpuReferenceBackend::glu(gate, up, spec, out);
     return;
   }
   const int64_t T = gate.size(0), I = gate.numel() / std::max<int64_t>(T, 1);
 #pragma omp parallel for if (T * I > kParallelElems)
   for (int64_t t = 0; t < T; ++t)
-    cpu::silu_mul_f32(gate.data<float>() + t * I, up.data<float>() + t * I,
+    k_->silu_mul_f32(gate.data<float>() + t * I, up.data<float>() + t * I,
                       out.data<float>() + t * I, I);
 }
 
 bool CpuFastBackend::fast_experts(const ExpertWeights& w) const {
-  if (!bf16_kernels_ || w.glu.kind != GluSpec::Kind::kSilu || !w.gate_up_bias.empty() ||
+  if (!k_ || w.glu.kind != GluSpec::Kind::kSilu || !w.gate_up_bias.empty() ||
       !w.down_bias.empty() || w.layout == ExpertWeights::GateUp::kInterleaved)
     return false;
   for (const Tensor& d : w.down)
@@ -374,7 +394,7 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
       U = Up;
     }
 #pragma omp parallel for if (m * I > kParallelElems)
-    for (int64_t r = 0; r < m; ++r) cpu::silu_mul_bf16(G + r * ldg, U + r * ldg, A + r * I, I);
+    for (int64_t r = 0; r < m; ++r) k_->silu_mul_bf16(G + r * ldg, U + r * ldg, A + r * I, I);
     matmul_bf16_upto(A, m, I, w.down[size_t(e)].data<uint16_t>(), H, Y, H, expert_small_m_);
     scale_rows(Y, m, H, row_weight.data() + r0, Y);
   };
@@ -440,16 +460,16 @@ void CpuFastBackend::experts_bf16_few_rows(const uint16_t* rows, std::span<const
       float* Ge = G + (r0 - base) * 2 * I;
       if (fused) {
         const uint16_t* gu = w.gate_up[size_t(e)].data<uint16_t>();
-        cpu::gemm_bf16_small(X, m, H, H, gu, H, i0, i1, Ge, 2 * I);
-        cpu::gemm_bf16_small(X, m, H, H, gu, H, I + i0, I + i1, Ge, 2 * I);
+        k_->gemm_bf16_small(X, m, H, H, gu, H, i0, i1, Ge, 2 * I);
+        k_->gemm_bf16_small(X, m, H, H, gu, H, I + i0, I + i1, Ge, 2 * I);
       } else {
-        cpu::gemm_bf16_small(X, m, H, H, w.gate[size_t(e)].data<uint16_t>(), H, i0, i1, Ge,
+        k_->gemm_bf16_small(X, m, H, H, w.gate[size_t(e)].data<uint16_t>(), H, i0, i1, Ge,
                              2 * I);
-        cpu::gemm_bf16_small(X, m, H, H, w.up[size_t(e)].data<uint16_t>(), H, i0, i1, Ge + I,
+        k_->gemm_bf16_small(X, m, H, H, w.up[size_t(e)].data<uint16_t>(), H, i0, i1, Ge + I,
                              2 * I);
       }
       for (int64_t r = 0; r < m; ++r)
-        cpu::silu_mul_bf16(Ge + r * 2 * I + i0, Ge + r * 2 * I + I + i0,
+        k_->silu_mul_bf16(Ge + r * 2 * I + i0, Ge + r * 2 * I + I + i0,
                            A + (r0 - base + r) * I + i0, i1 - i0);
     }
 #pragma omp barrier
@@ -457,7 +477,7 @@ void CpuFastBackend::experts_bf16_few_rows(const uint16_t* rows, std::span<const
     for (int e : active) {
       const int64_t r0 = offsets[size_t(e)], m = offsets[size_t(e) + 1] - r0;
       float* Y = y_rows + r0 * H;
-      cpu::gemm_bf16_small(A + (r0 - base) * I, m, I, I, w.down[size_t(e)].data<uint16_t>(), I,
+      k_->gemm_bf16_small(A + (r0 - base) * I, m, I, I, w.down[size_t(e)].data<uint16_t>(), I,
                            h0, h1, Y, H);
       for (int64_t r = 0; r < m; ++r)
         for (int64_t c = h0; c < h1; ++c) Y[r * H + c] *= row_weight[size_t(r0 + r)];
@@ -466,7 +486,7 @@ void CpuFastBackend::experts_bf16_few_rows(const uint16_t* rows, std::span<const
 }
 
 bool CpuFastBackend::mxfp4_experts(const ExpertWeights& w) const {
-  return bf16_kernels_ && w.format == ExpertWeights::Format::kMxfp4 &&
+  return k_ && w.format == ExpertWeights::Format::kMxfp4 &&
          w.layout != ExpertWeights::GateUp::kSeparate;
 }
 
@@ -484,17 +504,17 @@ void CpuFastBackend::matmul_mxfp4(const float* x, int64_t M, int64_t K, const Te
   // products would (mxfp4_experts_bench) and nothing is gained by rounding the inputs.
   if (!bf16_inputs || M <= kMxfp4FusedRows) {
     split_rows(N, M * N * K, [&](int64_t n0, int64_t n1) {
-      cpu::gemm_mxfp4_small_f32(x, M, K, K, b, s, n0, n1, y, N);
+      k_->gemm_mxfp4_small_f32(x, M, K, K, b, s, n0, n1, y, N);
     });
     return;
   }
   uint16_t* xb = grow(s_->xb, M * K);
-  to_bf16(x, xb, M * K);
+  to_bf16(k_, x, xb, M * K);
   // More rows of a bf16 model: W decoded to bf16 once (exact) into scratch, then the bf16 GEMM
   // (inputs rounded to bf16 as for bf16 weights).
   uint16_t* wb = grow(s_->wdec, N * K);
   split_rows(N, N * K, [&](int64_t n0, int64_t n1) {
-    cpu::mxfp4_rows_to_bf16(b, s, K, n0, n1, wb + n0 * K);
+    k_->mxfp4_rows_to_bf16(b, s, K, n0, n1, wb + n0 * K);
   });
   matmul_bf16_upto(xb, M, K, wb, N, y, N, expert_small_m_);
 }
@@ -536,7 +556,7 @@ void CpuFastBackend::moe_experts(const Tensor& x, const Tensor& experts, const T
   const ExpertBuckets b = bucket_by_expert(experts.data<int32_t>(), weights.data<float>(), T, k, E);
   // bf16 copy of x, then each expert's rows gathered.
   uint16_t* xb = grow(s_->xb, T * H);
-  to_bf16(x.data<float>(), xb, T * H);
+  to_bf16(k_, x.data<float>(), xb, T * H);
   uint16_t* rows = grow(s_->rows, T * k * H);
 #pragma omp parallel for if (T * k * H > kParallelElems)
   for (int e = 0; e < E; ++e)
@@ -561,7 +581,7 @@ void CpuFastBackend::expert_ffn(const Tensor& x_rows, std::span<const int64_t> o
   // Rows [offsets.front(), offsets.back()) of x_rows in bf16, at the same row indices.
   const int64_t H = w.hidden, r0 = offsets.front(), r1 = offsets.back();
   uint16_t* rows = grow(s_->rows, r1 * H);
-  to_bf16(x_rows.data<float>() + r0 * H, rows + r0 * H, (r1 - r0) * H);
+  to_bf16(k_, x_rows.data<float>() + r0 * H, rows + r0 * H, (r1 - r0) * H);
   experts_bf16(rows, offsets, row_weight, w, y_rows.data<float>());
 }
 

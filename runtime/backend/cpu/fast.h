@@ -1,10 +1,14 @@
-// CpuFastBackend ("cpu"): the fast CPU path. bf16 weights are used in place (zero-copy views of
-// the checkpoint) with f32 accumulation: large products through oneDNN (AMX / AVX-512 brgemm),
-// small ones (decode: few rows per weight) through an AVX512-BF16 streaming kernel; activations
-// stay f32 (GEMM inputs are rounded to bf16, as a bf16 checkpoint's are in the reference);
-// multi-threaded with OpenMP. The KV cache of a bf16 model is bf16 in a blocked layout
-// (kernels.h) read by attention kernels: a prefill sequence's queries 16 rows at a time on the
-// AMX tile units where the CPU has them, decode's on AVX512-BF16.
+// CpuFastBackend ("cpu"): the fast CPU path, at the CPU level chosen at start
+// (runtime/core/cpu_isa.h; its kernels: kernels.h). bf16 weights are used in place (zero-copy
+// views of the checkpoint) with f32 accumulation: products of few rows (decode) through the
+// level's streaming kernel; products of many rows through oneDNN's bf16 matmul (AMX / AVX-512
+// BF16 brgemm) at the avx512_bf16 and amx levels, and through the level's own blocked kernel
+// (bf16 widened to f32 in cache-sized panels, FMA) at avx2 and avx512, where oneDNN 2.6 has no
+// fast bf16 matmul. Activations stay f32 (GEMM inputs are rounded to bf16, as a bf16
+// checkpoint's are in the reference); multi-threaded with OpenMP. The KV cache of a bf16 model
+// is bf16 in a blocked layout (kernels.h) read by the level's attention kernels: a prefill
+// sequence's queries 16 rows at a time on the AMX tile units at the amx level, otherwise 4 rows
+// at a time on the vector units.
 // MoE: tokens bucketed by expert (counting sort), one GEMM per expert over its contiguous rows
 // (oneDNN takes the row count at run time, so one primitive serves every expert's count).
 // MXFP4 experts (gpt_oss) stay the checkpoint's MXFP4 views. An expert with few rows (decode)
@@ -14,14 +18,17 @@
 // scratch buffer (one matrix at a time, 33 MB at gpt-oss-20b's size) for the bf16 GEMM, inputs
 // rounded to bf16 as for bf16 weights (ExpertWeights::activation says which model is which).
 // Biases, the gate/up split and the clamped SwiGLU are applied in f32 between the products.
-// Ops without a fast kernel here (f32 KV caches, float gpt_oss experts, ...) run the reference
-// code. Per-op agreement with the reference is tested in tests/unit/backend.
+// At the generic level (no kernels of its own: a CPU without AVX2, another architecture, or
+// MOE_CPU_ISA=generic), and for ops without a fast kernel here (f32 KV caches, float gpt_oss
+// experts, ...), the reference code and oneDNN run. Per-op agreement with the reference is
+// tested in tests/unit/backend at every level.
 // Thread-safety: see Backend; the scratch buffers make one instance single-threaded.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "runtime/backend/cpu/kernels.h"
 #include "runtime/backend/cpu/reference.h"
 
 namespace moe {
@@ -86,8 +93,9 @@ class CpuFastBackend : public CpuReferenceBackend {
   void matmul_mxfp4(const float* x, int64_t M, int64_t K, const Tensor& blocks,
                     const Tensor& scales, bool bf16_inputs, float* y);
   bool mxfp4_experts(const ExpertWeights& w) const;
-  bool bf16_kernels_ = false;
-  bool amx_kernels_ = false;  // prefill attention on the AMX tile units
+  // The kernels of the CPU level in use (cpu::kernels(); null at the generic level, where the
+  // reference code and oneDNN do the work).
+  const cpu::Kernels* k_ = nullptr;
   int64_t expert_small_m_ = 16;  // an expert product of at most this many rows: streaming kernel
   std::unique_ptr<Scratch> s_;
 };

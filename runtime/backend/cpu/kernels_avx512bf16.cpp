@@ -1,14 +1,11 @@
-// AVX-512 BF16 and AMX-BF16 kernels (see kernels.h). This file alone is compiled with
-// -mavx512bf16, -mamx-bf16 & co.
+// The avx512_bf16 level's kernels (AVX-512 BF16: vdpbf16ps) and the amx level's attention
+// (AMX-BF16 tiles); see kernels.h. This file alone is compiled with -mavx512bf16, -mamx-bf16 & co.
 // GCC 12's _mm512_reduce_* use an intentionally undefined register that -Wuninitialized flags.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-#include <cpuid.h>
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -16,15 +13,9 @@
 #include <cstring>
 #include <limits>
 
-#include "runtime/backend/cpu/kernels.h"
+#include "runtime/backend/cpu/level_kernels.h"
 
-namespace moe::cpu {
-
-bool cpu_has_avx512_bf16() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
-  return ok;
-}
+namespace moe::cpu::avx512bf16 {
 
 namespace {
 
@@ -116,6 +107,7 @@ void small_rows(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint
 }  // namespace
 
 void f32_to_bf16(const float* x, uint16_t* out, int64_t n) {
+  isa_entry_check(Isa::kAvx512Bf16, __func__);
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
     _mm256_storeu_si256((__m256i*)(out + i), cvt_bf16(_mm512_loadu_ps(x + i)));
@@ -127,6 +119,7 @@ void f32_to_bf16(const float* x, uint16_t* out, int64_t n) {
 
 void gemm_bf16_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w,
                      int64_t ldw, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  isa_entry_check(Isa::kAvx512Bf16, __func__);
   int64_t n = n0;
   // Up to 3 tokens: one weight row at a time, so each thread reads its rows as one sequential
   // stream; 4-row tiles read 4 streams a row apart, which bench/small_gemm_bench measured up to
@@ -153,6 +146,7 @@ void gemm_bf16_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const
 }
 
 void silu_mul_bf16(const float* g, const float* u, uint16_t* out, int64_t n) {
+  isa_entry_check(Isa::kAvx512Bf16, __func__);
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m512 v = _mm512_mul_ps(silu512(_mm512_loadu_ps(g + i)), _mm512_loadu_ps(u + i));
@@ -167,6 +161,7 @@ void silu_mul_bf16(const float* g, const float* u, uint16_t* out, int64_t n) {
 }
 
 void silu_mul_f32(const float* g, const float* u, float* out, int64_t n) {
+  isa_entry_check(Isa::kAvx512Bf16, __func__);
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
     _mm512_storeu_ps(out + i,
@@ -180,12 +175,14 @@ void silu_mul_f32(const float* g, const float* u, float* out, int64_t n) {
 }
 
 void kv_store_bf16(const float* k, const float* v, int D, int j, uint16_t* kblk, uint16_t* vblk) {
+  isa_entry_check(Isa::kAvx512Bf16, __func__);
   // K: dims (d, d + 1) are the 32-bit word (d / 2) * 16 + j: 16 pairs at a time, converted
   // together and scattered 16 words apart. V: dim d of key j is element (j / 2) * D * 2 + 2 d +
   // j % 2, so 16 dims at a time, widened to 32-bit lanes with the value in the half j % 2
   // selects, are one masked 16-bit store.
-  const __m512i pair_index = _mm512_mullo_epi32(
-      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
+  const __m512i pair_index =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(16));
   int32_t* kw = reinterpret_cast<int32_t*>(kblk) + j;
   uint16_t* vrow = vblk + (j / 2) * D * 2;
   const __mmask32 vmask = j % 2 ? 0xAAAAAAAAu : 0x55555555u;
@@ -195,8 +192,8 @@ void kv_store_bf16(const float* k, const float* v, int D, int j, uint16_t* kblk,
     const __mmask16 hi = __mmask16(n > 16 ? (1u << (n - 16)) - 1 : 0);
     const __m512 k0 = _mm512_maskz_loadu_ps(lo, k + d), k1 = _mm512_maskz_loadu_ps(hi, k + d + 16);
     const __m512i kp = (__m512i)_mm512_cvtne2ps_pbh(k1, k0);  // bf16 of dims d..d+31 in order
-    _mm512_mask_i32scatter_epi32(kw + (d / 2) * 16, __mmask16((1u << (n / 2)) - 1), pair_index,
-                                 kp, 4);
+    _mm512_mask_i32scatter_epi32(kw + (d / 2) * 16, __mmask16((1u << (n / 2)) - 1), pair_index, kp,
+                                 4);
     for (int h = 0; h < n; h += 16) {
       const int m = std::min(16, n - h);
       const __m512i wide = _mm512_cvtepu16_epi32(
@@ -296,8 +293,8 @@ inline uint32_t packed_pair(const float* packed, int64_t pair) {
 // that starts at +0 never becomes -0, and x + 0 = x), so each row's sums equal those of the
 // row alone.
 template <int R, int CG>
-void pv_tile(const float* const* pk, int64_t n, int D, int c0, const int32_t* blocks,
-             int64_t b0, const uint16_t* vbase, int64_t block_stride, float* const* out) {
+void pv_tile(const float* const* pk, int64_t n, int D, int c0, const int32_t* blocks, int64_t b0,
+             const uint16_t* vbase, int64_t block_stride, float* const* out) {
   const int NC = (D + 15) / 16, tail = D - (NC - 1) * 16;
   __m512 acc[R][CG];
   __mmask32 load_mask[CG];
@@ -344,6 +341,7 @@ void attention_rows_bf16(int rows, const float* const* q, int D, const int32_t* 
                          const uint16_t* kbase, const uint16_t* vbase, int64_t block_stride,
                          const int64_t* j0, const int64_t* j1, float scale, const float* sink,
                          float* scratch, float* const* out) {
+  isa_entry_check(Isa::kAvx512Bf16, __func__);
   uint32_t q2[kAttentionTileRows][128];  // q as bf16 pairs
   int64_t lo = j0[0], hi = j1[0];
   for (int r = 0; r < rows; ++r) {
@@ -400,26 +398,21 @@ TileConfig pv_config() {
 
 }  // namespace
 
-bool cpu_has_amx_bf16() {
-  // The CPU has the instructions (CPUID leaf 7: EDX bit 24 AMX-TILE, bit 22 AMX-BF16; read
-  // directly, since not every compiler's __builtin_cpu_supports knows them), and Linux lets this
-  // process use the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA;
-  // process-wide, idempotent; fails where the kernel does not manage AMX state).
-  static const bool ok = [] {
-    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (!cpu_has_avx512_bf16() || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
-    if (!(edx & (1u << 24)) || !(edx & (1u << 22))) return false;
-    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
-  }();
-  return ok;
-}
+}  // namespace moe::cpu::avx512bf16
+
+namespace moe::cpu::amx {
+
+using avx512bf16::f32_to_bf16;
+using avx512bf16::pack_probabilities;
+using avx512bf16::softmax_row;
 
 void attention_rows_amx(int rows, const float* const* q, int D, const int32_t* blocks,
                         const uint16_t* kbase, const uint16_t* vbase, int64_t block_stride,
                         const int64_t* j0, const int64_t* j1, float scale, const float* sink,
                         float* scratch, float* const* out) {
+  isa_entry_check(Isa::kAmx, __func__);
   constexpr int R = kAmxAttentionRows;
-  const int NQ = D / 32;  // dimension chunks of the query tiles (1..4)
+  const int NQ = D / 32;             // dimension chunks of the query tiles (1..4)
   alignas(64) uint16_t qb[R * 128];  // [R][D] bf16, rows past `rows` zero
   alignas(64) float ob[R * 128];     // [R][D] f32 sums
   int64_t lo = j0[0], hi = j1[0];
@@ -437,7 +430,7 @@ void attention_rows_amx(int rows, const float* const* q, int D, const int32_t* b
   float* s[R];
   for (int r = 0; r < R; ++r) s[r] = scratch + r * ld;
 
-  const TileConfig qk = qk_config();
+  const avx512bf16::TileConfig qk = avx512bf16::qk_config();
   _tile_loadconfig(&qk);
   _tile_loadd(0, qb, D * 2);
   if (NQ > 1) _tile_loadd(1, qb + 32, D * 2);
@@ -467,7 +460,7 @@ void attention_rows_amx(int rows, const float* const* q, int D, const int32_t* b
   pack_probabilities(rows, s, n);
   for (int r = rows; r < R; ++r) std::memset(s[r], 0, size_t(n) * 2);
 
-  const TileConfig pv = pv_config();
+  const avx512bf16::TileConfig pv = avx512bf16::pv_config();
   _tile_loadconfig(&pv);
   const int NC = D / 16;  // 16-dimension chunks of the output (2..8)
   for (int c0 = 0; c0 < NC; c0 += 4) {
@@ -503,4 +496,43 @@ void attention_rows_amx(int rows, const float* const* q, int D, const int32_t* b
   for (int r = 0; r < rows; ++r) std::memcpy(out[r], ob + r * D, size_t(D) * 4);
 }
 
-}  // namespace moe::cpu
+}  // namespace moe::cpu::amx
+
+namespace moe::cpu::avx512bf16 {
+
+// Products of many rows go through oneDNN's bf16 matmul (AVX-512 BF16 or AMX brgemm kernels).
+constinit const Kernels kTable = {Isa::kAvx512Bf16,
+                                  &f32_to_bf16,
+                                  &gemm_bf16_small,
+                                  nullptr,
+                                  nullptr,
+                                  &silu_mul_bf16,
+                                  &silu_mul_f32,
+                                  &kv_store_bf16,
+                                  &attention_rows_bf16,
+                                  nullptr,
+                                  &mxfp4_rows_to_bf16,
+                                  &gemm_mxfp4_small,
+                                  &gemm_mxfp4_small_f32};
+
+}  // namespace moe::cpu::avx512bf16
+
+namespace moe::cpu::amx {
+
+// Constant-initialised, as every table: a dynamic initialiser in this file would run at start-up
+// on every CPU, compiled with this file's instructions.
+constinit const Kernels kTable = {Isa::kAmx,
+                                  &avx512bf16::f32_to_bf16,
+                                  &avx512bf16::gemm_bf16_small,
+                                  nullptr,
+                                  nullptr,
+                                  &avx512bf16::silu_mul_bf16,
+                                  &avx512bf16::silu_mul_f32,
+                                  &avx512bf16::kv_store_bf16,
+                                  &avx512bf16::attention_rows_bf16,
+                                  &attention_rows_amx,
+                                  &avx512bf16::mxfp4_rows_to_bf16,
+                                  &avx512bf16::gemm_mxfp4_small,
+                                  &avx512bf16::gemm_mxfp4_small_f32};
+
+}  // namespace moe::cpu::amx

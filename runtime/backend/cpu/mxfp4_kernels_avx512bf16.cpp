@@ -1,4 +1,4 @@
-// MXFP4 kernels (mxfp4_kernels.h), AVX-512 BW + BF16. One 32-value block at a time:
+// MXFP4 kernels of the avx512_bf16 level (kernels.h), AVX-512 BW + BF16. One 32-value block at a time:
 //   16 bytes -> 32 nibble indices in element order (low nibble first) -> vpermw through the bf16
 //   table of the 16 FP4 E2M1 values -> the block scale 2^(s-127) added to the exponent field of
 //   the non-zero values (exact; blocks whose scale would leave the normal range take the scalar
@@ -11,11 +11,12 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
-#include "runtime/backend/cpu/mxfp4_kernels.h"
+#include "runtime/backend/cpu/level_kernels.h"
 #include "runtime/core/dtype.h"
 
-namespace moe::cpu {
+namespace moe::cpu::avx512bf16 {
 
 namespace {
 
@@ -53,7 +54,13 @@ struct Decoder {
 void block_scalar(const uint8_t* b, const uint8_t* s, uint16_t* out) {
   float f[kMxfp4Block];
   decode_mxfp4(b, s, kMxfp4Block, f);
-  for (int i = 0; i < kMxfp4Block; ++i) out[i] = f32_to_bf16(f[i]);
+  // Every MXFP4 value is a bf16 value: the top half of its f32 bits (no rounding; and not
+  // dtype.h's inline f32_to_bf16, whose out-of-line copy from this file could serve the program).
+  for (int i = 0; i < kMxfp4Block; ++i) {
+    uint32_t u;
+    std::memcpy(&u, &f[i], 4);
+    out[i] = uint16_t(u >> 16);
+  }
 }
 
 inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
@@ -62,6 +69,7 @@ inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 void mxfp4_rows_to_bf16(const uint8_t* blocks, const uint8_t* scales, int64_t K, int64_t n0,
                         int64_t n1, uint16_t* out) {
+  isa_entry_check(Isa::kAvx512Bf16, __func__);
   const Decoder d;
   const int64_t nb = K / kMxfp4Block;
   for (int64_t n = n0; n < n1; ++n) {
@@ -126,13 +134,15 @@ void gemm_small(const X* x, int64_t M, int64_t K, int64_t ldx, const uint8_t* bl
 
 void gemm_mxfp4_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint8_t* blocks,
                       const uint8_t* scales, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  isa_entry_check(Isa::kAvx512Bf16, __func__);
   gemm_small(x, M, K, ldx, blocks, scales, n0, n1, y, ldy);
 }
 
 void gemm_mxfp4_small_f32(const float* x, int64_t M, int64_t K, int64_t ldx,
                           const uint8_t* blocks, const uint8_t* scales, int64_t n0, int64_t n1,
                           float* y, int64_t ldy) {
+  isa_entry_check(Isa::kAvx512Bf16, __func__);
   gemm_small(x, M, K, ldx, blocks, scales, n0, n1, y, ldy);
 }
 
-}  // namespace moe::cpu
+}  // namespace moe::cpu::avx512bf16

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "runtime/core/cpu_isa.h"
 #include "runtime/core/tensor.h"
 
 namespace moe::cpu {
@@ -26,7 +27,26 @@ struct Gemm {
   dnnl::memory::desc wei, scratch;
 };
 
+// MOE_CPU_ISA caps oneDNN too (as ONEDNN_MAX_CPU_ISA would), before its first primitive.
+bool cap_isa() {
+  if (!requested_isa()) return false;
+  switch (active_isa()) {
+    case Isa::kGeneric:
+      return dnnl::set_max_cpu_isa(dnnl::cpu_isa::sse41) == dnnl::status::success;
+    case Isa::kAvx2:
+      return dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2) == dnnl::status::success;
+    case Isa::kAvx512:
+      return dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx512_core) == dnnl::status::success;
+    case Isa::kAvx512Bf16:
+      return dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx512_core_bf16) == dnnl::status::success;
+    case Isa::kAmx:
+      return false;  // no cap
+  }
+  return false;
+}
+
 struct OneDnn {
+  bool capped = cap_isa();
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t>;
   std::mutex mu;                               // guards cache

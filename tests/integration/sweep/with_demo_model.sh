@@ -7,6 +7,14 @@ set -euo pipefail
 : "${MOE_CLI:?}" "${MOE_SOURCE_DIR:?}"
 script=$1
 shift
+# Run at a CPU level (MOE_CPU_ISA) that this CPU lacks: skipped (77), not run at a lower one.
+if [[ -n "${MOE_CPU_ISA:-}" ]]; then
+  level=$("$MOE_CLI" version | sed -n 's/^cpu level: \([a-z0-9_]*\).*/\1/p')
+  if [[ "$level" != "$MOE_CPU_ISA" ]]; then
+    echo "skipped: MOE_CPU_ISA=$MOE_CPU_ISA, but this CPU's level is $level"
+    exit 77
+  fi
+fi
 export MOE_DEMO_DIR
 MOE_DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/moe-demo.XXXXXX")
 trap 'rm -rf "$MOE_DEMO_DIR"' EXIT

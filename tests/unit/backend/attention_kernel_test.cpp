@@ -1,9 +1,9 @@
-// The fast backend's bf16 attention kernels (runtime/backend/cpu/kernels.h), vector and AMX: a
+// The fast backend's bf16 attention kernels (runtime/backend/cpu/kernels.h), vector and AMX, at
+// every CPU level that has them (kernel_levels.h): a
 // tile of query rows gives every row bitwise what a call with that row alone gives (rows of one tile see
 // different causal ends and sliding-window starts, and some probabilities underflow to 0), for
 // head sizes with and without a partial 16-dimension chunk, with and without a sink. Its
-// accuracy against the reference backend is tests/unit/backend/fast_vs_reference_test.cpp's.
-// Skipped on CPUs without AVX512-BF16 (AMX-BF16).
+// accuracy against the reference backend is tests/unit/backend/backend_conformance_test.cpp's.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,16 +13,12 @@
 #include <random>
 #include <vector>
 
-#include "runtime/backend/cpu/kernels.h"
+#include "tests/unit/backend/kernel_levels.h"
 
 namespace moe {
 namespace {
 
-bool have_kernels() {
-  return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-}
-
-using AttentionRowsFn = decltype(&cpu::attention_rows_bf16);
+using AttentionRowsFn = decltype(cpu::Kernels::attention_rows_bf16);
 
 // One KV head's paged cache of `ctx` random keys and values (head size D) in 5 blocks of 16,
 // stored in a shuffled block order; some keys large, so that far keys' probabilities underflow
@@ -32,7 +28,8 @@ struct PagedHead {
   int64_t block_stride = 0;
   std::vector<uint16_t> k, v;
   std::vector<int32_t> blocks{3, 0, 4, 1, 2};
-  PagedHead(int head_dim, std::mt19937_64& rng) : D(head_dim), block_stride(16 * head_dim) {
+  PagedHead(const cpu::Kernels& kern, int head_dim, std::mt19937_64& rng)
+      : D(head_dim), block_stride(16 * head_dim) {
     std::normal_distribution<float> normal(0.0f, 1.0f);
     k.resize(size_t(5 * block_stride));
     v.resize(k.size());
@@ -41,7 +38,7 @@ struct PagedHead {
       for (int d = 0; d < D; ++d) kr[size_t(d)] = normal(rng) * (j % 9 == 0 ? 8.0f : 1.0f);
       for (int d = 0; d < D; ++d) vr[size_t(d)] = normal(rng);
       const int b = blocks[size_t(j / 16)];
-      cpu::kv_store_bf16(kr.data(), vr.data(), D, j % 16, k.data() + b * block_stride,
+      kern.kv_store_bf16(kr.data(), vr.data(), D, j % 16, k.data() + b * block_stride,
                          v.data() + b * block_stride);
     }
   }
@@ -50,7 +47,7 @@ struct PagedHead {
 // Tiles of up to `tile` query rows whose causal ends are first + r + 1 (optionally a sliding
 // window, a sink): `attend` must give every row of a tile bitwise what a call with that row
 // alone gives; `check` (if set) compares the tile's rows with another kernel's.
-void tile_rows_case(AttentionRowsFn attend, int tile, std::initializer_list<int> head_dims,
+void tile_rows_case(const cpu::Kernels& kern, AttentionRowsFn attend, int tile, std::initializer_list<int> head_dims,
                     std::initializer_list<int> firsts, AttentionRowsFn other = nullptr,
                     double* max_diff = nullptr) {
   std::mt19937_64 rng(11);
@@ -60,7 +57,7 @@ void tile_rows_case(AttentionRowsFn attend, int tile, std::initializer_list<int>
       for (bool with_sink : {false, true}) {
         SCOPED_TRACE(::testing::Message()
                      << "D " << D << " window " << window << " sink " << with_sink);
-        const PagedHead c(D, rng);
+        const PagedHead c(kern, D, rng);
         const float sink = 0.5f, scale = 0.3f;
         for (int first : firsts) {
           const int rows = std::min(tile, c.ctx - first);
@@ -106,8 +103,10 @@ void tile_rows_case(AttentionRowsFn attend, int tile, std::initializer_list<int>
 // kv_store_bf16 puts key j's dim d where kernels.h's layout says, rounded to nearest even, and
 // writes nothing else of the block (the other slots keep a marker), for head sizes with and
 // without a partial group of 32 dims.
-TEST(AttentionKernel, KvStorePlacesEachValueWhereTheLayoutSays) {
-  if (!have_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+class AttentionKernel : public KernelLevel {};
+MOE_INSTANTIATE_FOR_KERNEL_LEVELS(AttentionKernel);
+
+TEST_P(AttentionKernel, KvStorePlacesEachValueWhereTheLayoutSays) {
   std::mt19937_64 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   auto bf16 = [](float x) {  // round to nearest even (finite x)
@@ -125,7 +124,7 @@ TEST(AttentionKernel, KvStorePlacesEachValueWhereTheLayoutSays) {
       vr[size_t(j)].resize(size_t(D));
       for (auto& x : kr[size_t(j)]) x = normal(rng);
       for (auto& x : vr[size_t(j)]) x = normal(rng);
-      cpu::kv_store_bf16(kr[size_t(j)].data(), vr[size_t(j)].data(), D, j, kb.data(), vb.data());
+      k->kv_store_bf16(kr[size_t(j)].data(), vr[size_t(j)].data(), D, j, kb.data(), vb.data());
     }
     for (int j = 0; j < 16; ++j)
       for (int d = 0; d < D; ++d) {
@@ -138,9 +137,8 @@ TEST(AttentionKernel, KvStorePlacesEachValueWhereTheLayoutSays) {
   }
 }
 
-TEST(AttentionKernel, TileRowsEqualSingleRowsBitwise) {
-  if (!have_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
-  tile_rows_case(&cpu::attention_rows_bf16, cpu::kAttentionTileRows, {128, 24, 64},
+TEST_P(AttentionKernel, TileRowsEqualSingleRowsBitwise) {
+  tile_rows_case(*k, k->attention_rows_bf16, cpu::kAttentionTileRows, {128, 24, 64},
                  {0, 13, 62, 66});
 }
 
@@ -148,11 +146,11 @@ TEST(AttentionKernel, TileRowsEqualSingleRowsBitwise) {
 // its agreement with the vector kernel. Both sum products of the same bf16 values in f32, in
 // different orders, over probabilities that sum to 1 and values |v| < ~5: the outputs agree to
 // 1e-5 absolute (measured: about 1e-6).
-TEST(AttentionKernel, AmxTileRowsEqualSingleRowsBitwiseAndAgreeWithVectorKernel) {
-  if (!have_kernels() || !cpu::cpu_has_amx_bf16()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+TEST_P(AttentionKernel, AmxTileRowsEqualSingleRowsBitwiseAndAgreeWithVectorKernel) {
+  if (!k->attention_rows_amx) GTEST_SKIP() << "no AMX attention at this level";
   double max_diff = 0.0;
-  tile_rows_case(&cpu::attention_rows_amx, cpu::kAmxAttentionRows, {128, 32, 64, 96},
-                 {0, 13, 40, 54, 62}, &cpu::attention_rows_bf16, &max_diff);
+  tile_rows_case(*k, k->attention_rows_amx, cpu::kAmxAttentionRows, {128, 32, 64, 96},
+                 {0, 13, 40, 54, 62}, k->attention_rows_bf16, &max_diff);
   EXPECT_LE(max_diff, 1e-5);
   std::printf("max |amx - vector| = %.3g\n", max_diff);
 }

@@ -1,22 +1,23 @@
-// The fast backend's MXFP4 kernels (runtime/backend/cpu/mxfp4_kernels.h) against decode_mxfp4
+// The fast backend's MXFP4 kernels (runtime/backend/cpu/kernels.h), at every CPU level that has
+// them (kernel_levels.h), against decode_mxfp4
 // (itself checked against hand-computed values in tests/unit/core/mxfp4_test.cpp): decoding to
 // bf16 is exact, for every scale byte (including those that take the scalar path); the fused
 // small-M products (bf16 and f32 activations) equal a double-precision product of the decoded
-// weights within f32 summation error (relative 1e-5 of sum |x w|). Skipped on CPUs without
-// AVX512-BF16.
+// weights within f32 summation error (relative 1e-5 of sum |x w|).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
 
-#include "runtime/backend/cpu/mxfp4_kernels.h"
 #include "runtime/core/dtype.h"
+#include "tests/unit/backend/kernel_levels.h"
 
 namespace moe {
 namespace {
 
-bool have_kernels() { return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw"); }
+class Mxfp4Kernels : public KernelLevel {};
+MOE_INSTANTIATE_FOR_KERNEL_LEVELS(Mxfp4Kernels);
 
 struct RandomMxfp4 {
   int64_t N, K;
@@ -36,12 +37,11 @@ struct RandomMxfp4 {
   }
 };
 
-TEST(Mxfp4Kernels, RowsDecodeToExactlyTheBf16OfEachValue) {
-  if (!have_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+TEST_P(Mxfp4Kernels, RowsDecodeToExactlyTheBf16OfEachValue) {
   for (auto [lo, hi] : {std::pair{110, 130}, std::pair{0, 3}, std::pair{250, 254}}) {
     const RandomMxfp4 w(7, 96, uint64_t(lo), lo, hi);
     std::vector<uint16_t> out(size_t(5 * 96));
-    cpu::mxfp4_rows_to_bf16(w.blocks.data(), w.scales.data(), 96, 2, 7, out.data());
+    k->mxfp4_rows_to_bf16(w.blocks.data(), w.scales.data(), 96, 2, 7, out.data());
     for (int64_t n = 2; n < 7; ++n) {
       const std::vector<float> r = w.row(n);
       for (int64_t k = 0; k < 96; ++k)
@@ -54,7 +54,7 @@ TEST(Mxfp4Kernels, RowsDecodeToExactlyTheBf16OfEachValue) {
 // Runs the small product on bf16 activations (gemm_mxfp4_small) or on f32 ones
 // (gemm_mxfp4_small_f32, whose inputs must not be rounded: they are drawn with full f32
 // mantissas, so rounding them to bf16 would miss the bound by an order of magnitude).
-void check_small_gemm(bool f32_inputs) {
+void check_small_gemm(const cpu::Kernels& k, bool f32_inputs) {
   const int64_t N = 19, K = 160;
   const RandomMxfp4 w(N, K, 5, 118, 124);
   std::mt19937_64 rng(11);
@@ -69,11 +69,11 @@ void check_small_gemm(bool f32_inputs) {
     }
     std::vector<float> y(size_t(M * ldy), -1.0f);
     if (f32_inputs)
-      cpu::gemm_mxfp4_small_f32(xf.data(), M, K, ldx, w.blocks.data(), w.scales.data(), 3, N,
-                                y.data(), ldy);
+      k.gemm_mxfp4_small_f32(xf.data(), M, K, ldx, w.blocks.data(), w.scales.data(), 3, N,
+                             y.data(), ldy);
     else
-      cpu::gemm_mxfp4_small(xb.data(), M, K, ldx, w.blocks.data(), w.scales.data(), 3, N,
-                            y.data(), ldy);
+      k.gemm_mxfp4_small(xb.data(), M, K, ldx, w.blocks.data(), w.scales.data(), 3, N,
+                         y.data(), ldy);
     for (int64_t m = 0; m < M; ++m)
       for (int64_t n = 0; n < N; ++n) {
         if (n < 3) {
@@ -92,14 +92,12 @@ void check_small_gemm(bool f32_inputs) {
   }
 }
 
-TEST(Mxfp4Kernels, SmallGemmMatchesTheDecodedProduct) {
-  if (!have_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
-  check_small_gemm(false);
+TEST_P(Mxfp4Kernels, SmallGemmMatchesTheDecodedProduct) {
+  check_small_gemm(*k, false);
 }
 
-TEST(Mxfp4Kernels, SmallGemmOfF32ActivationsKeepsThemF32) {
-  if (!have_kernels()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
-  check_small_gemm(true);
+TEST_P(Mxfp4Kernels, SmallGemmOfF32ActivationsKeepsThemF32) {
+  check_small_gemm(*k, true);
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <numeric>
 #include <random>
+#include <vector>
 
 #include "runtime/backend/backend.h"
 #include "runtime/core/tensor.h"
@@ -96,6 +98,22 @@ inline ExpertWeights random_experts(Rand& r, int E, int H, int I, ExpertWeights:
     }
   }
   return w;
+}
+
+// Expert ids [T, k] (distinct per token; expert 2 taking about half the tokens, so one expert
+// has many rows while others have few) and bf16-representable weights.
+inline void random_routing(Rand& r, int E, int k, Tensor& ex, Tensor& wt) {
+  const int64_t T = ex.size(0);
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<int> ids(static_cast<size_t>(E));
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), r.g);
+    if (t % 2 == 0 && ids[1] != 2 && ids[2] != 2) ids[0] = 2;
+    for (int j = 0; j < k; ++j) {
+      ex.data<int32_t>()[t * k + j] = ids[size_t(j)];
+      wt.data<float>()[t * k + j] = round_bf16(0.2f + 0.1f * float(j));
+    }
+  }
 }
 
 }  // namespace moe

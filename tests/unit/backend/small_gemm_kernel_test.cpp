@@ -1,11 +1,11 @@
-// The fast backend's streaming bf16 GEMM for few rows (cpu::gemm_bf16_small, kernels.h): up to 3
+// The fast backend's streaming bf16 GEMM for few rows (gemm_bf16_small, kernels.h), at every CPU
+// level that has it (kernel_levels.h): up to 3
 // token rows go one weight row at a time, more in tiles of 4 weight rows x 4 token rows. Every
 // output must be bitwise the same whichever way it was computed (the same products summed in the
 // same order), so each output of one call over 9 token rows and all weight rows is held against
 // single-token calls, 2- and 3-token calls and calls over odd ranges of weight rows. A tile
 // writing a neighbour's output, a lost tail row or a lost partial K chunk breaks that. Its
-// accuracy against the reference backend is tests/unit/backend/fast_vs_reference_test.cpp's.
-// Skipped on CPUs without AVX512-BF16.
+// accuracy against the reference backend is tests/unit/backend/backend_conformance_test.cpp's.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,10 +15,17 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/backend/cpu/kernels.h"
+#include "tests/unit/backend/kernel_levels.h"
 
 namespace moe {
 namespace {
+
+float bf16_value(uint16_t b) {
+  const uint32_t u = uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
 
 uint16_t bf16_bits(float f) {
   uint32_t u;
@@ -26,8 +33,10 @@ uint16_t bf16_bits(float f) {
   return uint16_t(u >> 16);  // truncation: any bf16 pattern will do
 }
 
-TEST(SmallGemmKernel, EveryOutputIsTheSameForAnyTokenCountAndRowRange) {
-  if (!cpu::cpu_has_avx512_bf16()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+class SmallGemmKernel : public KernelLevel {};
+MOE_INSTANTIATE_FOR_KERNEL_LEVELS(SmallGemmKernel);
+
+TEST_P(SmallGemmKernel, EveryOutputIsTheSameForAnyTokenCountAndRowRange) {
   std::mt19937_64 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (const int64_t K : {64, 100, 2048}) {  // whole 32-wide chunks, and a partial one
@@ -38,7 +47,7 @@ TEST(SmallGemmKernel, EveryOutputIsTheSameForAnyTokenCountAndRowRange) {
     for (auto& v : w) v = bf16_bits(normal(rng));
     // All 9 token rows and all 23 weight rows at once: 4 x 4 tiles with tails in both.
     std::vector<float> all(size_t(M * ldy), NAN);
-    cpu::gemm_bf16_small(x.data(), M, K, ldx, w.data(), ldw, 0, N, all.data(), ldy);
+    k->gemm_bf16_small(x.data(), M, K, ldx, w.data(), ldw, 0, N, all.data(), ldy);
     // The same outputs from calls over 1, 2 and 3 token rows (one weight row at a time) and
     // from ranges of weight rows that start and end between tiles.
     std::vector<float> part(size_t(M * ldy), NAN);
@@ -47,7 +56,7 @@ TEST(SmallGemmKernel, EveryOutputIsTheSameForAnyTokenCountAndRowRange) {
       for (int64_t m = 0; m < M; m += step) {
         const int64_t rows = std::min(step, M - m);
         for (const auto& [n0, n1] : {std::pair<int64_t, int64_t>{0, 5}, {5, 6}, {6, 17}, {17, 23}})
-          cpu::gemm_bf16_small(x.data() + m * ldx, rows, K, ldx, w.data(), ldw, n0, n1,
+          k->gemm_bf16_small(x.data() + m * ldx, rows, K, ldx, w.data(), ldw, n0, n1,
                                part.data() + m * ldy, ldy);
       }
       int64_t differ = 0;
@@ -72,6 +81,59 @@ TEST(SmallGemmKernel, EveryOutputIsTheSameForAnyTokenCountAndRowRange) {
       mag += std::fabs(double(fa) * fb);
     }
     EXPECT_NEAR(all[size_t(4 * ldy + 7)], s, 1e-4 * mag);
+  }
+}
+
+// The blocked GEMM for many rows (gemm_bf16_large, at levels without a fast oneDNN bf16 matmul):
+// each output depends only on its token row and weight row, bitwise, whatever rows and weight-row
+// ranges the call covered, and is bitwise what the streaming kernel gives (expert parallelism
+// splits a batch's rows between ranks: a linear of 20 rows in one process and of 10 per rank
+// takes one kernel there and the other here); and equals a double sum of the same bf16 products
+// within f32 summation error.
+TEST_P(SmallGemmKernel, LargeGemmOutputsDependOnlyOnTheirRowsAndMatchTheProduct) {
+  if (!k->gemm_bf16_large) GTEST_SKIP() << "oneDNN's matmul serves many rows at this level";
+  constexpr double kSumTolerance = 1e-5;  // of the sum of the products' magnitudes
+  std::mt19937_64 rng(12);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const int64_t K : {64, 100, 777}) {
+    SCOPED_TRACE(::testing::Message() << "K=" << K);
+    const int64_t M = 53, N = 45, ldx = K + 4, ldw = K + 2, ldy = N + 3;
+    std::vector<uint16_t> x(size_t(M * ldx)), w(size_t(N * ldw));
+    for (auto& v : x) v = bf16_bits(normal(rng));
+    for (auto& v : w) v = bf16_bits(normal(rng));
+    std::vector<float> scratch(size_t(k->gemm_bf16_large_scratch(K)));
+    std::vector<float> all(size_t(M * ldy), NAN), part(size_t(M * ldy), NAN);
+    k->gemm_bf16_large(x.data(), M, K, ldx, w.data(), ldw, 0, N, all.data(), ldy, scratch.data());
+    for (const auto& [m0, m1] : {std::pair<int64_t, int64_t>{0, 17}, {17, 40}, {40, 53}})
+      for (const auto& [n0, n1] : {std::pair<int64_t, int64_t>{0, 16}, {16, 19}, {19, 45}})
+        k->gemm_bf16_large(x.data() + m0 * ldx, m1 - m0, K, ldx, w.data(), ldw, n0, n1,
+                           part.data() + m0 * ldy, ldy, scratch.data());
+    int64_t differ = 0;
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        differ += all[size_t(m * ldy + n)] != part[size_t(m * ldy + n)];
+        double s = 0, mag = 0;
+        for (int64_t kk = 0; kk < K; ++kk) {
+          const double p = double(bf16_value(x[size_t(m * ldx + kk)])) *
+                           bf16_value(w[size_t(n * ldw + kk)]);
+          s += p;
+          mag += std::fabs(p);
+        }
+        ASSERT_NEAR(all[size_t(m * ldy + n)], s, kSumTolerance * mag) << "m " << m << " n " << n;
+      }
+    EXPECT_EQ(differ, 0) << "of " << M * N << " outputs";
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = N; n < ldy; ++n) EXPECT_TRUE(std::isnan(all[size_t(m * ldy + n)]));
+    // The streaming kernel, one token row and a few weight rows at a time, gives the same bits.
+    std::vector<float> small(size_t(M * ldy), NAN);
+    for (int64_t m = 0; m < M; m += 5)
+      for (const auto& [n0, n1] : {std::pair<int64_t, int64_t>{0, 7}, {7, 45}})
+        k->gemm_bf16_small(x.data() + m * ldx, std::min<int64_t>(5, M - m), K, ldx, w.data(),
+                           ldw, n0, n1, small.data() + m * ldy, ldy);
+    differ = 0;
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) differ += all[size_t(m * ldy + n)] != small[size_t(m * ldy + n)];
+    EXPECT_EQ(differ, 0) << "of " << M * N << " outputs differ between the two kernels";
   }
 }
 
