@@ -401,7 +401,7 @@ int main(int argc, char** argv) try {
                3 * hf_prefill, 300.0 * hf_prefill * prefill_flops_per_token / instr_peak,
                100.0 * hf_prefill * prefill_flops_per_token / instr_peak,
                100.0 * prefill_tps * prefill_flops_per_token / instr_peak);
-  else
+  if (hf_prefill <= 0)
     fmt::print("  prefill >= 3x transformers:          not measured (no transformers figures)\n");
   const double prefill_target = fma_level ? 0.6 : 0.5, decode1_target = fma_level ? 0.7 : 0.6;
   fmt::print("  prefill >= {:.0f}% of {}-peak bound:   {:.1f}%  {}\n", 100 * prefill_target,

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,10 @@ struct Target {
   const char* backend;
   bool bf16_rounding;
 };
+
+void PrintTo(const Target& t, std::ostream* os) {
+  *os << t.backend << (t.bf16_rounding ? " with bf16 rounding" : "");
+}
 
 class BackendConformance : public ::testing::TestWithParam<Target> {
  protected:

@@ -5,9 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "runtime/backend/cpu/kernels.h"
+
+namespace moe::cpu {
+// gtest prints a level by its name (in test names and failure messages).
+inline void PrintTo(Isa isa, std::ostream* os) { *os << isa_name(isa); }
+}  // namespace moe::cpu
 
 namespace moe {
 

@@ -31,6 +31,12 @@
 //     kernels (f32 activations at these few rows per expert): f32 logits 5e-5 (observed 2.3e-5);
 //     bf16 logits 0.5, router logits 0.25, weights 0.05, tie gap 0.25 (observed 0.27, 0.13,
 //     0.024; with the reference code for the experts 0.32, 0.17, 0.026).
+//   cpu at the generic CPU level (MOE_CPU_ISA=generic, CPUs without AVX2, other architectures:
+//     no kernels of the fast backend's own; oneDNN's GEMMs, the reference code's attention over
+//     an f32 cache and its experts): smaller differences, but other ways through the near-ties,
+//     which cut more prompts early (observed: qwen3_moe_bf16 29% of the token-layers compared,
+//     gpt_oss_bf16 20%; gpt_oss_f32 weights 2.2e-6): at least kGenericMinCompared percent
+//     compared, and f32 weights within kGenericF32Weights.
 //   cuda cases (skipped, saying why, without a GPU): the fast path's tolerances of each fixture
 //     (bf16 checkpoints run the bf16 emulation with cuBLAS f32 accumulation). These bounds are
 //     the CPU backends' and have not yet been checked against a GPU run.
@@ -52,6 +58,7 @@
 #include "results/h5.h"
 #include "results/routing_trace.h"
 #include "runtime/io/model_config.h"
+#include "runtime/backend/cpu/kernels.h"
 #include "runtime/backend/cuda/cuda_backend.h"
 
 namespace moe {
@@ -114,8 +121,15 @@ int run(const std::string& cmd, std::string* log) {
   return pclose(p);
 }
 
+constexpr int kGenericMinCompared = 15;
+constexpr double kGenericF32Weights = 4e-6;
+
 TEST_P(Golden, TraceMatchesTransformers) {
-  const GoldenCase& gc = GetParam();
+  GoldenCase gc = GetParam();
+  if (gc.backend == "cpu" && !cpu::kernels()) {  // the generic level (see above)
+    gc.min_compared_percent = std::min(gc.min_compared_percent, kGenericMinCompared);
+    if (gc.tol.weights < kGenericF32Weights) gc.tol.weights = kGenericF32Weights;
+  }
   std::string why;
   if (gc.backend == "cuda" && cuda_device_count(&why) == 0)
     GTEST_SKIP() << "no usable GPU here, so the CUDA backend is compiled but not run: " << why;
