@@ -355,6 +355,17 @@ void small_rows16(const float* xw, int64_t K, const uint16_t* w, int64_t ldw, fl
   }
 }
 
+// Products with nothing to sum: no rows or no outputs (nothing to do), or K = 0 (every output
+// zero). True where it handled the product.
+bool nothing_to_sum(int64_t M, int64_t K, int64_t n0, int64_t n1, float* y, int64_t ldy) {
+  if (M <= 0 || n1 <= n0) return true;
+  if (K > 0) return false;
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = n0; n < n1; ++n) y[m * ldy + n] = 0.0f;
+  }
+  return true;
+}
+
 // out[i * kc + k] = x[i * ldx + k] widened, for i < rows, k < kc.
 void widen_rows(const uint16_t* x, int64_t ldx, int64_t rows, int64_t kc, float* out) {
   for (int64_t i = 0; i < rows; ++i) {
@@ -375,13 +386,7 @@ int64_t gemm_bf16_large_scratch(int64_t K) {
 void gemm_bf16_large(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w,
                      int64_t ldw, int64_t n0, int64_t n1, float* y, int64_t ldy, float* scratch) {
   isa_entry_check(Isa::kAvx2, __func__);
-  if (M <= 0 || n1 <= n0) return;
-  if (K <= 0) {
-    for (int64_t m = 0; m < M; ++m) {
-      for (int64_t n = n0; n < n1; ++n) y[m * ldy + n] = 0.0f;
-    }
-    return;
-  }
+  if (nothing_to_sum(M, K, n0, n1, y, ldy)) return;
   const int64_t kcmax = kc_of(K);
   float* const wblock =
       reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
@@ -422,13 +427,7 @@ namespace moe::cpu::avx2 {
 void gemm_bf16_small(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w,
                      int64_t ldw, int64_t n0, int64_t n1, float* y, int64_t ldy) {
   isa_entry_check(Isa::kAvx2, __func__);
-  if (M <= 0 || n1 <= n0) return;
-  if (K <= 0) {
-    for (int64_t m = 0; m < M; ++m) {
-      for (int64_t n = n0; n < n1; ++n) y[m * ldy + n] = 0.0f;
-    }
-    return;
-  }
+  if (nothing_to_sum(M, K, n0, n1, y, ldy)) return;
   int64_t n = n0;
   if (M <= 3 && n1 - n0 >= kNr) {
     // Whole 16-row groups in registers, K in segments whose widened token rows stay in L1 (a
