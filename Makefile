@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all deps deps-cluster configure build demo test test-main test-asan test-fuzz format clean
+.PHONY: all deps deps-cluster configure build demo test test-main test-asan test-fuzz gpu-kit format clean
 
 all: build
 
@@ -60,6 +60,11 @@ test-fuzz:
 	  $(SAN_TOOLCHAIN) $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The GPU kit (tools/gpu_kit.sh): the CUDA checks and their libraries in one file to run on a GPU
+# machine: tools/gpu_kit.sh run $(BUILD)/gpu-kit.tar.xz there.
+gpu-kit: build
+	tools/gpu_kit.sh pack $(BUILD)
 
 format:
 	git ls-files '*.cpp' '*.h' '*.cu' '*.cuh' | xargs clang-format -i

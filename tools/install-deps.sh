@@ -15,6 +15,8 @@ PKGS=(
   # dnnl-config.cmake looks for OpenCL; its headers and library come only as a recommendation
   libdnnl-dev ocl-icd-opencl-dev
   libgtest-dev libgmock-dev
+  # tools/gpu_kit.sh: the GPU kit's RPATHs
+  patchelf
   python3 python3-numpy python3-h5py python3-matplotlib
 )
 if [[ "${1:-}" == "--with-cluster" ]]; then

@@ -15,6 +15,7 @@
 #include "runtime/backend/backend.h"
 #include "runtime/backend/cuda/cuda_backend.h"
 #include "runtime/core/error.h"
+#include "tests/unit/test_paths.h"
 
 namespace moe {
 namespace {
@@ -79,11 +80,11 @@ TEST(CudaSelection, CliWithoutAGpuPrintsOneLineAndFails) {
   std::string why;
   if (cuda_device_count(&why) > 0) GTEST_SKIP() << "a GPU is present: the backend is available";
   namespace fs = std::filesystem;
-  const fs::path dir = fs::path(MOE_SOURCE_DIR) / "tests/golden/qwen3_moe_f32";
+  const fs::path dir = test::source_dir() / "tests/golden/qwen3_moe_f32";
   const fs::path tmp = fs::temp_directory_path() / ("moe_cuda_cli_" + std::to_string(getpid()));
   fs::create_directories(tmp);
   std::ofstream(tmp / "prompts.jsonl") << "{\"ids\": [1, 2, 3]}\n";
-  const std::string cmd = std::string(MOE_CLI_PATH) + " trace " + dir.string() + " --prompts " +
+  const std::string cmd = test::cli_path() + " trace " + dir.string() + " --prompts " +
                           (tmp / "prompts.jsonl").string() + " --out " +
                           (tmp / "got.h5").string() + " --backend cuda 2>&1";
   std::string log;

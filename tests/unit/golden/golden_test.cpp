@@ -60,6 +60,7 @@
 #include "runtime/io/model_config.h"
 #include "runtime/backend/cpu/kernels.h"
 #include "runtime/backend/cuda/cuda_backend.h"
+#include "tests/unit/test_paths.h"
 
 namespace moe {
 namespace {
@@ -133,7 +134,7 @@ TEST_P(Golden, TraceMatchesTransformers) {
   std::string why;
   if (gc.backend == "cuda" && cuda_device_count(&why) == 0)
     GTEST_SKIP() << "no usable GPU here, so the CUDA backend is compiled but not run: " << why;
-  const fs::path dir = fs::path(MOE_SOURCE_DIR) / "tests/golden" / gc.name;
+  const fs::path dir = test::source_dir() / "tests/golden" / gc.name;
   const results::RoutingTrace want = results::read_routing_trace(dir / "expected.h5");
   std::vector<std::vector<float>> greedy_logits;  // [prompt][G * V]
   std::vector<std::vector<std::vector<float>>> greedy_router;  // [prompt][MoE layer][G * E]
@@ -157,7 +158,7 @@ TEST_P(Golden, TraceMatchesTransformers) {
   const size_t G = want.prompts[0].greedy_tokens.size();
   std::string log;
   const std::string cmd = fmt::format("{} trace {} --prompts {} --out {} --greedy {} --backend {} {}",
-                                      MOE_CLI_PATH, dir.string(), (tmp / "prompts.jsonl").string(),
+                                      test::cli_path(), dir.string(), (tmp / "prompts.jsonl").string(),
                                       (tmp / "got.h5").string(), G, gc.backend, gc.options);
   ASSERT_EQ(run(cmd, &log), 0) << cmd << "\n" << log;
   const results::RoutingTrace got = results::read_routing_trace(tmp / "got.h5");
