@@ -96,7 +96,7 @@ struct Kernels {
                            const uint8_t* blocks, const uint8_t* scales, int64_t n0, int64_t n1,
                            float* y, int64_t ldy);
   // As gemm_mxfp4_small for f32 activations (never rounded to bf16): the decoded weights
-  // widened to f32 exactly, f32 fused multiply-adds. Any M (4 rows per pass over W).
+  // widened to f32 exactly, f32 fused multiply-adds. Any M (a few rows per pass over W).
   void (*gemm_mxfp4_small_f32)(const float* x, int64_t M, int64_t K, int64_t ldx,
                                const uint8_t* blocks, const uint8_t* scales, int64_t n0, int64_t n1,
                                float* y, int64_t ldy);
