@@ -16,6 +16,8 @@ function:
     either (VEX-encoded instructions, ymm registers): they must run on the baseline.
 Functions of other libraries linked statically are held to the first two rules only: they may
 dispatch AVX2 at run time themselves.
+It reads optimised builds: at -O0 compilers may emit a level file's intrinsics as out-of-line
+functions of that file named for the intrinsic (_mm512_add_ps), which it cannot attribute.
 As a self-check it also requires that each level namespace is present and uses its level's
 instructions, so that a change in objdump's output cannot make the check pass vacuously.
 
