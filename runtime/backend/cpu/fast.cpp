@@ -23,10 +23,11 @@ namespace {
 // use a higher limit: without AMX the kernel measured faster than oneDNN's run-time-M matmul up
 // to 64 rows at K = 2048 (bench/small_gemm_bench: 1.13x at 64, 0.99x at 128; at K = 1024 0.97x
 // at 64), and batched decode on the OLMoE-shaped bench gained (bench/README.md). With AMX,
-// oneDNN's tile kernels: 16, not measured against 64.
+// oneDNN's tile kernels: kSmallM, not measured against 64. A level with its own blocked kernel
+// (avx2) keeps kSmallM for experts too: its two kernels give the same bits, and the blocked one was as fast
+// at 16 rows and faster above (bench/README.md, the avx2 level).
 constexpr int64_t kSmallM = 16;
 constexpr int64_t kExpertSmallM = 64;
-constexpr int64_t kExpertSmallMAmx = 16;
 constexpr int64_t kSpreadRows = 16;          // experts spread over threads above this mean
 constexpr int64_t kParallelElems = 1 << 15;  // below this, element-wise ops stay serial
 constexpr int64_t kMxfp4FusedRows = 4;       // at most this many rows: the fused MXFP4 kernel
@@ -110,7 +111,9 @@ CpuFastBackend::CpuFastBackend(BackendOptions options)
   options_.bf16_rounding = false;  // the fast path keeps f32 activations
   round_ = false;
   k_ = cpu::kernels();
-  expert_small_m_ = k_ && k_->attention_rows_amx ? kExpertSmallMAmx : kExpertSmallM;
+  expert_small_m_ = k_ && (k_->attention_rows_amx || k_->gemm_bf16_large)
+                        ? kSmallM
+                        : kExpertSmallM;
 }
 
 CpuFastBackend::~CpuFastBackend() = default;
