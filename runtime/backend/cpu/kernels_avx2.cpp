@@ -369,6 +369,21 @@ void pv_tile(const float* const* pk, int64_t n, int D, int c0, const int32_t* bl
 // Chunks per pass for R rows: at most 8 accumulators.
 constexpr int kPvChunks[kAttentionTileRows + 1] = {0, 8, 4, 2, 2};
 
+using PvFn = void (*)(const float* const*, int64_t, int, int, const int32_t*, int64_t,
+                      const uint16_t*, int64_t, float* const*);
+
+// pv_tile for a last pass of CG (< kPvChunks[R]) chunks; null where no such pass occurs.
+template <int R, int CG>
+constexpr PvFn pv_tail() {
+  if constexpr (CG < kPvChunks[R])
+    return &pv_tile<R, CG>;
+  else
+    return nullptr;
+}
+template <int R>
+constexpr PvFn kPvTail[8] = {nullptr,         pv_tail<R, 1>(), pv_tail<R, 2>(), pv_tail<R, 3>(),
+                             pv_tail<R, 4>(), pv_tail<R, 5>(), pv_tail<R, 6>(), pv_tail<R, 7>()};
+
 template <int R>
 void pv_rows(const float* const* pk, int64_t n, int D, const int32_t* blocks, int64_t b0,
              const uint16_t* vbase, int64_t block_stride, float* const* out) {
@@ -376,31 +391,7 @@ void pv_rows(const float* const* pk, int64_t n, int D, const int32_t* blocks, in
   const int NC = (D + 7) / 8;
   int c0 = 0;
   for (; c0 + G <= NC; c0 += G) pv_tile<R, G>(pk, n, D, c0, blocks, b0, vbase, block_stride, out);
-  switch (NC - c0) {
-    case 7:
-      if constexpr (G > 7) pv_tile<R, 7>(pk, n, D, c0, blocks, b0, vbase, block_stride, out);
-      break;
-    case 6:
-      if constexpr (G > 6) pv_tile<R, 6>(pk, n, D, c0, blocks, b0, vbase, block_stride, out);
-      break;
-    case 5:
-      if constexpr (G > 5) pv_tile<R, 5>(pk, n, D, c0, blocks, b0, vbase, block_stride, out);
-      break;
-    case 4:
-      if constexpr (G > 4) pv_tile<R, 4>(pk, n, D, c0, blocks, b0, vbase, block_stride, out);
-      break;
-    case 3:
-      if constexpr (G > 3) pv_tile<R, 3>(pk, n, D, c0, blocks, b0, vbase, block_stride, out);
-      break;
-    case 2:
-      if constexpr (G > 2) pv_tile<R, 2>(pk, n, D, c0, blocks, b0, vbase, block_stride, out);
-      break;
-    case 1:
-      if constexpr (G > 1) pv_tile<R, 1>(pk, n, D, c0, blocks, b0, vbase, block_stride, out);
-      break;
-    default:
-      break;
-  }
+  if (c0 < NC) kPvTail<R>[NC - c0](pk, n, D, c0, blocks, b0, vbase, block_stride, out);
 }
 
 }  // namespace
