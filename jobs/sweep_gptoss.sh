@@ -14,5 +14,6 @@
 #SBATCH --signal=B:USR1@600
 #SBATCH --output=%x-%A_%a.out
 #SBATCH --open-mode=append
+#SBATCH --requeue
 MOE_CONFIG=${MOE_CONFIG:-configs/gptoss_mmlu.yaml}
 source "${SLURM_SUBMIT_DIR:-.}/jobs/lib/array_task.sh"

@@ -16,7 +16,25 @@ struct SilenceHdf5 {
 };
 const SilenceHdf5 g_silence;
 
-[[noreturn]] void fail(const std::string& what) { throw Error("HDF5: " + what); }
+// The innermost message of HDF5's error stack: where the system's reason is ("... errno = 28,
+// error message = 'No space left on device'"), which the outer messages leave out.
+std::string hdf5_reason() {
+  std::string reason;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned n, const H5E_error2_t* e, void* out) -> herr_t {
+        if (n == 0 && e->desc) *static_cast<std::string*>(out) = e->desc;
+        return 0;
+      },
+      &reason);
+  H5Eclear2(H5E_DEFAULT);
+  return reason;
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  const std::string reason = hdf5_reason();
+  throw Error("HDF5: " + what + (reason.empty() ? "" : " (" + reason + ")"));
+}
 
 Handle check(hid_t id, herr_t (*close)(hid_t), const std::string& what) {
   if (id < 0) fail(what);
@@ -57,11 +75,13 @@ Handle::~Handle() {
   if (id_ >= 0 && close_) close_(id_);
 }
 
-File File::create(const std::filesystem::path& path) {
+File File::create(const std::filesystem::path& path, uint64_t userblock) {
   File f;
   f.path_ = path;
   Handle fapl = file_access();
-  f.h_ = check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), H5Fclose,
+  Handle fcpl = check(H5Pcreate(H5P_FILE_CREATE), H5Pclose, "H5Pcreate");
+  if (userblock) check(H5Pset_userblock(fcpl.id(), userblock), "H5Pset_userblock");
+  f.h_ = check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), fapl.id()), H5Fclose,
                "cannot create " + path.string());
   return f;
 }
@@ -205,6 +225,16 @@ void Group::write_raw(const std::string& name, hid_t type, const void* data,
 }
 
 void Group::write_strings(const std::string& name, const std::vector<std::string>& data) const {
+  // C strings end at a NUL: a column holding one is stored as variable-length byte sequences.
+  if (std::any_of(data.begin(), data.end(),
+                  [](const std::string& s) { return s.find('\0') != std::string::npos; })) {
+    std::vector<hvl_t> seqs(data.size());
+    for (size_t i = 0; i < data.size(); ++i)
+      seqs[i] = {data[i].size(), const_cast<char*>(data[i].data())};
+    Handle t = check(H5Tvlen_create(H5T_NATIVE_UINT8), H5Tclose, "H5Tvlen_create");
+    write_raw(name, t.id(), seqs.data(), {uint64_t(data.size())}, false);
+    return;
+  }
   std::vector<const char*> ptrs;
   ptrs.reserve(data.size());
   for (auto& s : data) ptrs.push_back(s.c_str());
@@ -233,6 +263,13 @@ char Group::dataset_class(const std::string& name, size_t* bytes) const {
   if (cls == H5T_INTEGER) return H5Tget_sign(t.id()) == H5T_SGN_NONE ? 'u' : 'i';
   if (cls == H5T_FLOAT) return 'f';
   if (cls == H5T_STRING) return 's';
+  if (cls == H5T_VLEN) {  // byte sequences: a string column with NULs (write_strings)
+    Handle base = check(H5Tget_super(t.id()), H5Tclose, "base type of " + where(name));
+    if (H5Tget_class(base.id()) == H5T_INTEGER && H5Tget_size(base.id()) == 1) {
+      if (bytes) *bytes = 0;
+      return 's';
+    }
+  }
   return '?';
 }
 
@@ -247,6 +284,21 @@ void Group::read_raw(const std::string& name, hid_t type, void* out) const {
 std::vector<std::string> Group::read_strings(const std::string& name) const {
   const auto shape = dataset_shape(name);
   const size_t n = shape.empty() ? 1 : size_t(shape[0]);
+  {
+    Handle ds = check(H5Dopen2(h_.id(), name.c_str(), H5P_DEFAULT), H5Dclose, where(name));
+    Handle ft = check(H5Dget_type(ds.id()), H5Tclose, "type of " + where(name));
+    if (H5Tget_class(ft.id()) == H5T_VLEN) {
+      std::vector<hvl_t> seqs(n);
+      Handle t = check(H5Tvlen_create(H5T_NATIVE_UINT8), H5Tclose, "H5Tvlen_create");
+      read_raw(name, t.id(), seqs.data());
+      std::vector<std::string> out;
+      out.reserve(n);
+      for (const hvl_t& s : seqs) out.emplace_back(static_cast<const char*>(s.p), s.len);
+      Handle space = check(H5Dget_space(ds.id()), H5Sclose, "dataspace of " + where(name));
+      H5Dvlen_reclaim(t.id(), space.id(), H5P_DEFAULT, seqs.data());
+      return out;
+    }
+  }
   std::vector<char*> ptrs(n, nullptr);
   Handle t = string_type();
   read_raw(name, t.id(), ptrs.data());

@@ -48,7 +48,9 @@ class Group;
 class File {
  public:
   // Creates (truncating) a file. File locking is off: moe-sweep guarantees one writer per file.
-  static File create(const std::filesystem::path& path);
+  // `userblock` bytes (0, or a power of two >= 512) at the start are left to the caller: HDF5
+  // ignores them (unit files keep their checksum there, results/store.h).
+  static File create(const std::filesystem::path& path, uint64_t userblock = 0);
   // Opens read-only (throws InputError naming the file if it is not a readable HDF5 file).
   static File open(const std::filesystem::path& path);
   static File open_rw(const std::filesystem::path& path);

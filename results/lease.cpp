@@ -240,6 +240,32 @@ void Leases::remove_all(const std::string& name) {
   }
 }
 
+int Leases::clean(const std::set<std::string>& done) {
+  const double now = fs_now();
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    const std::string f = e.path().filename().string();
+    struct stat st {};
+    if (::stat(e.path().c_str(), &st) != 0) continue;
+    const double age = now - mtime_of(st);
+    bool stale = false;
+    if (f.rfind(".clock.", 0) == 0) {
+      const std::string owner = f.substr(7);
+      stale = owner != owner_ && (holder_dead(owner + ":0") || age > 2 * ttl_s_);
+    } else if (f.find(".tmp.") != std::string::npos) {
+      stale = age > ttl_s_;
+    } else if (const size_t brk = f.find(".break."); brk != std::string::npos) {
+      stale = done.count(f.substr(0, brk)) > 0;
+    } else if (f.size() > 6 && f.compare(f.size() - 6, 6, ".lease") == 0) {
+      stale = done.count(f.substr(0, f.size() - 6)) > 0;
+    }
+    std::error_code rm;
+    if (stale && fs::remove(e.path(), rm)) ++n;
+  }
+  return n;
+}
+
 bool Leases::holds(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   return held_.count(name) > 0;

@@ -49,6 +49,11 @@ class Leases {
   void release(const std::string& name);
   // Removes every file of lease `name` (lease and break files): call once its batch is done.
   void remove_all(const std::string& name);
+  // Removes what killed processes left: every file of the leases in `done` (batches finished by
+  // a process killed before its remove_all), clock probes of holders that are dead (this host)
+  // or silent for more than 2 TTLs, and temporary files older than the TTL (they live for
+  // microseconds). Returns the number of files removed.
+  int clean(const std::set<std::string>& done);
   bool holds(const std::string& name) const;
 
   // Every lease in the directory, with its age. `live_only` drops stale ones.

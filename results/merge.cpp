@@ -61,6 +61,14 @@ double corpus_of(const significance::CorpusMetric& metric, const std::vector<dou
   return metric.score(sums);
 }
 
+// A per-sample verdict column: 1, 0, or -1 (undetermined); anything else is damage.
+void check_codes(const std::vector<int64_t>& v, const char* column, const std::string& what) {
+  for (size_t i = 0; i < v.size(); ++i)
+    if (v[i] < -1 || v[i] > 1)
+      throw InputError(fmt::format("{}: samples.{}[{}]", what, column, i),
+                       fmt::format("expected 1, 0 or -1 (undetermined), found {}", v[i]));
+}
+
 Outcomes outcomes_of(const Table& t, const MergeTask& task, const std::string& what) {
   Outcomes o;
   if (task.corpus_score) {
@@ -72,6 +80,13 @@ Outcomes outcomes_of(const Table& t, const MergeTask& task, const std::string& w
   if (t.find("correct")) o.correct = t.get<int64_t>("correct");
   if (t.find("score")) o.score = t.get<double>("score");
   if (t.find("consistent")) o.consistent = t.get<int64_t>("consistent");
+  check_codes(o.correct, "correct", what);
+  check_codes(o.consistent, "consistent", what);
+  for (size_t i = 0; i < o.score.size(); ++i)
+    if (std::isinf(o.score[i]))
+      throw InputError(fmt::format("{}: samples.score[{}]", what, i),
+                       fmt::format("expected a finite score or NaN (unscorable), found {}",
+                                   o.score[i]));
   return o;
 }
 
@@ -124,10 +139,19 @@ double CorpusScore::operator()(const Table& samples, const std::string& what) co
   return corpus_of(metric, statistics(samples, what));
 }
 
+// Temporary files of atomic writes older than this are debris of killed processes.
+constexpr double kMergeDebrisAge_s = 600;
+
 MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out,
                   bool allow_partial) {
   MergeReport rep;
   rep.units_total = int64_t(spec.units.size());
+  // Damaged unit files are moved aside first (the next run computes them again): they count as
+  // missing, and HDF5 never parses them.
+  std::vector<std::string> ids;
+  for (const auto& u : spec.units) ids.push_back(u.id);
+  rep.damaged = store.quarantine_damaged(ids);
+  store.clean_tmp(kMergeDebrisAge_s);
   const std::set<std::string> present = store.done_units();
   for (const auto& u : spec.units)
     if (!present.count(u.id)) rep.missing.push_back(u.id);
@@ -159,7 +183,7 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
     else eval_parts[{u.point, u.language}].push_back(std::move(r));
   }
 
-  const fs::path tmp = out.string() + ".tmp." + std::to_string(::getpid());
+  const fs::path tmp = Store::merge_tmp(out);
   {
     h5::File f = h5::File::create(tmp);
     h5::Group root = f.root();

@@ -91,10 +91,12 @@ struct MergeSpec {
 struct MergeReport {
   int64_t units_total = 0;
   std::vector<std::string> missing;  // unit ids
+  std::vector<std::string> damaged;  // "<unit>: <why>" of the unit files moved to quarantine/
   std::filesystem::path written;     // empty if nothing was written
 };
 
-// Checks which units are present. With missing units and !allow_partial, writes nothing.
+// Checks which units are present and intact (damaged unit files are moved to quarantine/ and
+// count as missing). With missing units and !allow_partial, writes nothing.
 MergeReport merge(const Store& store, const MergeSpec& spec, const std::filesystem::path& out,
                   bool allow_partial);
 

@@ -1,15 +1,18 @@
 #include "results/store.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 
@@ -43,6 +46,61 @@ double unix_now() {
 std::string unique_suffix() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return fmt::format("{}.{}.{:016x}", hostname(), ::getpid(), rng());
+}
+
+// "<host>.<pid>" of a merge's temporary file whose process is gone from this host.
+bool merge_tmp_orphaned(const std::string& host_pid) {
+  const size_t dot = host_pid.rfind('.');
+  if (dot == std::string::npos || host_pid.substr(0, dot) != hostname()) return false;
+  const long pid = std::strtol(host_pid.c_str() + dot + 1, nullptr, 10);
+  return pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH;
+}
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string hex128(const void* data, size_t n) {
+  const XXH128_hash_t h = XXH3_128bits(data, n);
+  return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+}
+
+constexpr std::string_view kHeaderMagic = "moe-sweep unit\nxxh3-128 ";
+
+// The user-block header of a unit file whose bytes after the header are `body` (file size n).
+std::string unit_header(std::string_view body, uint64_t n) {
+  std::string h = fmt::format("{}{}\nbytes {}\n", kHeaderMagic, hex128(body.data(), body.size()), n);
+  h.resize(kUnitHeaderBytes, '\0');
+  return h;
+}
+
+// What is wrong with the bytes of a unit file ("" when the header's checksum matches).
+std::string unit_file_damage(const std::string& bytes) {
+  if (bytes.size() < kUnitHeaderBytes)
+    return fmt::format("truncated: {} bytes, shorter than its {}-byte header", bytes.size(),
+                       kUnitHeaderBytes);
+  const std::string_view head(bytes.data(), kUnitHeaderBytes);
+  const size_t hex_at = kHeaderMagic.size(), bytes_at = hex_at + 32 + 7;
+  if (head.substr(0, hex_at) != kHeaderMagic || head.substr(hex_at + 32, 7) != "\nbytes ")
+    return "no moe-sweep checksum header at offset 0 (overwritten, or not written by moe-sweep)";
+  const std::string_view stored = head.substr(hex_at, 32);
+  uint64_t n = 0;
+  size_t i = bytes_at;
+  for (; i < head.size() && head[i] >= '0' && head[i] <= '9'; ++i) n = n * 10 + (head[i] - '0');
+  if (i == bytes_at || i >= head.size() || head[i] != '\n')
+    return "no moe-sweep checksum header at offset 0 (its byte count is unreadable)";
+  if (n != bytes.size())
+    return fmt::format("{}: the header says {} bytes, the file has {}",
+                       bytes.size() < n ? "truncated" : "extended", n, bytes.size());
+  const std::string computed =
+      hex128(bytes.data() + kUnitHeaderBytes, bytes.size() - kUnitHeaderBytes);
+  if (computed != stored)
+    return fmt::format("damaged: the bytes after offset {} do not match the header's checksum "
+                       "(xxh3-128 {} stored, {} computed)",
+                       kUnitHeaderBytes, stored, computed);
+  return "";
 }
 
 }  // namespace
@@ -103,8 +161,17 @@ void Store::commit(UnitMeta meta, const UnitResult& r, const std::string& owner)
   meta.owner = owner;
   meta.created = unix_now();
   const fs::path tmp = dir_ / "tmp" / (meta.unit + "." + unique_suffix() + ".h5");
+  // A failed write (a full disk) leaves nothing behind, not even under tmp/.
+  struct RemoveOnFailure {
+    const fs::path& path;
+    bool keep = false;
+    ~RemoveOnFailure() {
+      std::error_code ec;
+      if (!keep) fs::remove(path, ec);
+    }
+  } cleanup{tmp};
   {
-    h5::File f = h5::File::create(tmp);
+    h5::File f = h5::File::create(tmp, kUnitHeaderBytes);
     h5::Group root = f.root();
     root.set_attr("schema_version", kUnitSchemaVersion);
     root.set_attr("unit", meta.unit);
@@ -125,14 +192,62 @@ void Store::commit(UnitMeta meta, const UnitResult& r, const std::string& owner)
     r.write(root);
     f.flush();
   }  // closed
+  {  // the checksum header, over every byte HDF5 wrote after the user block
+    std::string bytes = read_all(tmp);
+    if (bytes.size() < kUnitHeaderBytes) throw Error("cannot read back " + tmp.string());
+    const std::string header = unit_header(
+        std::string_view(bytes).substr(kUnitHeaderBytes), bytes.size());
+    std::fstream out(tmp, std::ios::binary | std::ios::in | std::ios::out);
+    out.write(header.data(), std::streamsize(header.size()));
+    out.flush();
+    if (!out) sys_fail("write the checksum header of " + tmp.string());
+  }
   fsync_path(tmp);
   const fs::path dst = unit_path(meta.unit);
   if (::rename(tmp.c_str(), dst.c_str()) != 0) sys_fail("rename into " + dst.string());
+  cleanup.keep = true;
   fsync_path(dst.parent_path());
 }
 
-UnitResult Store::read(const std::string& unit, UnitMeta* meta) const {
-  h5::File f = h5::File::open(unit_path(unit));
+std::string Store::damage(const std::string& unit) const {
+  const fs::path p = unit_path(unit);
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return fmt::format("cannot be opened: {}", std::strerror(errno));
+  return unit_file_damage(std::string(std::istreambuf_iterator<char>(in), {}));
+}
+
+fs::path Store::quarantine(const std::string& unit, const std::string& why) const {
+  std::error_code ec;
+  fs::create_directories(dir_ / "quarantine", ec);
+  const fs::path dst = dir_ / "quarantine" / (unit + "." + unique_suffix() + ".h5");
+  if (::rename(unit_path(unit).c_str(), dst.c_str()) != 0) {
+    if (errno == ENOENT) return {};
+    sys_fail("move " + unit_path(unit).string() + " to quarantine/");
+  }
+  write_file_atomic(dst.string() + ".txt", unit + ": " + why + "\n");
+  return dst;
+}
+
+std::vector<std::string> Store::quarantine_damaged(const std::vector<std::string>& units) const {
+  std::vector<std::string> out;
+  const std::set<std::string> present = done_units();
+  for (const auto& u : units) {
+    if (!present.count(u)) continue;
+    std::string why = damage(u);
+    if (why.empty()) continue;
+    if (quarantine(u, why).empty()) continue;  // moved by another process
+    out.push_back(u + ": " + why);
+  }
+  return out;
+}
+
+UnitResult Store::read(const std::string& unit, UnitMeta* meta) const try {
+  const fs::path path = unit_path(unit);
+  if (const std::string why = damage(unit); !why.empty())
+    throw InputError(path.string(), fmt::format("damaged unit file: {} (`moe-sweep run` moves it "
+                                                "to quarantine/ and computes the unit again)",
+                                                why));
+  h5::File f = h5::File::open(path);
   h5::Group root = f.root();
   if (meta) {
     meta->unit = root.attr_string("unit");
@@ -147,6 +262,11 @@ UnitResult Store::read(const std::string& unit, UnitMeta* meta) const {
     for (const auto& k : labels.attr_strings("keys")) meta->labels[k] = labels.attr_string(k);
   }
   return UnitResult::read(root);
+} catch (const InputError&) {
+  throw;
+} catch (const Error& e) {
+  // A file whose checksum matches but whose layout is not a unit file's (another version).
+  throw InputError(unit_path(unit).string(), fmt::format("expected a unit file, found: {}", e.what()));
 }
 
 void Store::mark_failed(const std::string& batch, const std::string& error,
@@ -185,13 +305,30 @@ std::map<std::string, FailedBatch> Store::failed() const {
 int Store::clean_tmp(double age_s) const {
   int n = 0;
   const auto now = fs::file_time_type::clock::now();
+  auto old = [&](const fs::path& p) {
+    std::error_code ec;
+    auto t = fs::last_write_time(p, ec);
+    return !ec && std::chrono::duration<double>(now - t).count() > age_s;
+  };
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir_ / "tmp", ec)) {
-    auto t = fs::last_write_time(e.path(), ec);
-    if (ec) continue;
-    if (std::chrono::duration<double>(now - t).count() > age_s && fs::remove(e.path(), ec)) ++n;
-  }
+  for (const auto& e : fs::directory_iterator(dir_ / "tmp", ec))
+    if (old(e.path()) && fs::remove(e.path(), ec)) ++n;
+  // write_file_atomic's temporary files (config, inputs, failed/ records): they live for
+  // milliseconds. The merge's own (results.h5.tmp.<host>.<pid>) go when their process is gone.
+  for (const fs::path& d : {dir_, dir_ / "failed"})
+    for (const auto& e : fs::directory_iterator(d, ec)) {
+      const std::string f = e.path().filename().string();
+      const size_t at = f.find(".tmp.");
+      if (at == std::string::npos || !e.is_regular_file(ec)) continue;
+      const bool stale = f.rfind("results.h5.tmp.", 0) == 0 ? merge_tmp_orphaned(f.substr(at + 5))
+                                                             : old(e.path());
+      if (stale && fs::remove(e.path(), ec)) ++n;
+    }
   return n;
+}
+
+fs::path Store::merge_tmp(const fs::path& out) {
+  return out.string() + fmt::format(".tmp.{}.{}", hostname(), ::getpid());
 }
 
 void Store::write_config(const std::string& resolved_yaml, const std::string& source_yaml) const {
@@ -199,11 +336,10 @@ void Store::write_config(const std::string& resolved_yaml, const std::string& so
   write_file_atomic(config_path(), resolved_yaml);
 }
 
-std::string Store::read_source_config() const {
-  std::ifstream in(dir_ / "config.source.yaml", std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+void Store::write_inputs(const std::string& json) const { write_file_atomic(inputs_path(), json); }
+
+std::string Store::read_inputs() const { return read_all(inputs_path()); }
+
+std::string Store::read_source_config() const { return read_all(dir_ / "config.source.yaml"); }
 
 }  // namespace moe::results

@@ -2,14 +2,21 @@
 //
 //   DIR/config.yaml        the effective configuration the workers run (written atomically)
 //   DIR/config.source.yaml the configuration as written, with the command-line overrides
+//   DIR/inputs.json        what the units were computed from (sweeps/plan/inputs.h), checked
+//                          on resume
 //   DIR/units/<unit>.h5    one finished unit; its presence means done (never partially written)
+//   DIR/quarantine/        damaged unit files moved out of units/ (with a .txt saying why)
 //   DIR/tmp/               unit files being written (a killed writer leaves debris here only)
 //   DIR/leases/            who runs which batch (results/lease.h)
 //   DIR/failed/<batch>.txt the error that stopped a batch (cleared when it is retried)
 //   DIR/results.h5         the merged file (results/merge.h)
 //
 // commit() writes a unit file under tmp/, fsyncs it, renames it into units/ and fsyncs the
-// directory, so after a crash a unit is either complete or absent. One writer per unit file is
+// directory, so after a crash a unit is either complete or absent. Every unit file carries its
+// own checksum in the HDF5 user block (the first kUnitHeaderBytes bytes, which HDF5 skips): a
+// text header "moe-sweep unit\nxxh3-128 <32 hex>\nbytes <file size>\n" whose digest covers
+// every byte after the header. damage() checks it without parsing the HDF5 structure (a damaged
+// file can crash the HDF5 library), and read() refuses a file that fails it. One writer per unit file is
 // guaranteed by the leases; HDF5 file locking is therefore off (results/h5.h).
 // Thread-safety: const methods may be called from several threads except commit()/read(),
 // which use HDF5 (results/h5.h: one thread per process for HDF5).
@@ -25,6 +32,8 @@
 #include "results/unit_result.h"
 
 namespace moe::results {
+
+constexpr uint64_t kUnitHeaderBytes = 512;  // the HDF5 user block of a unit file
 
 // Who made a unit file and what it is; stored as attributes of the unit file's root.
 struct UnitMeta {
@@ -55,8 +64,19 @@ class Store {
   bool done(const std::string& unit) const;
   std::set<std::string> done_units() const;  // one scan of units/
 
+  // Why unit file `unit` cannot be trusted ("" when it is intact): truncated, not written by
+  // commit(), or bytes that do not match its checksum. Reads the whole file.
+  std::string damage(const std::string& unit) const;
+  // Moves a damaged unit file to quarantine/ (with <name>.txt holding `why`), so that the unit
+  // is pending again; returns the new path ("" when another process moved it first).
+  std::filesystem::path quarantine(const std::string& unit, const std::string& why) const;
+  // Checks every unit of `units` that is present and quarantines the damaged ones; returns
+  // "<unit>: <why>" for each.
+  std::vector<std::string> quarantine_damaged(const std::vector<std::string>& units) const;
+
   // Writes, fsyncs and renames the unit file into place. `owner` names the writer.
   void commit(UnitMeta meta, const UnitResult& r, const std::string& owner) const;
+  // InputError naming the file when it is damaged (damage()) or not a unit file.
   UnitResult read(const std::string& unit, UnitMeta* meta = nullptr) const;
 
   void mark_failed(const std::string& batch, const std::string& error,
@@ -65,14 +85,23 @@ class Store {
   void clear_all_failed() const;
   std::map<std::string, FailedBatch> failed() const;
 
-  // Removes tmp/ debris older than `age_s` (writers killed mid-write).
+  // Removes what killed processes left: tmp/ debris and temporary files of atomic writes older
+  // than `age_s`, and merge temporary files (results.h5.tmp.<host>.<pid>) whose process is gone
+  // from this host. Returns the number of files removed.
   int clean_tmp(double age_s) const;
+  // The temporary name a merge into `out` writes under ("<out>.tmp.<host>.<pid>").
+  static std::filesystem::path merge_tmp(const std::filesystem::path& out);
 
   // config.yaml: the effective config the workers run; config.source.yaml: as the user wrote it
   // (with the command-line overrides listed). Both replaced atomically.
   void write_config(const std::string& resolved_yaml, const std::string& source_yaml) const;
   std::filesystem::path config_path() const { return dir_ / "config.yaml"; }
   std::string read_source_config() const;  // "" if absent
+
+  // inputs.json: the identity of the inputs the units were computed from (replaced atomically).
+  std::filesystem::path inputs_path() const { return dir_ / "inputs.json"; }
+  void write_inputs(const std::string& json) const;
+  std::string read_inputs() const;  // "" if absent
 
  private:
   std::filesystem::path dir_;

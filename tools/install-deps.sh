@@ -11,7 +11,7 @@ PKGS=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libhdf5-dev hdf5-tools
   libopenmpi-dev openmpi-bin
-  libpcre2-dev libutf8proc-dev libcld2-dev libboost-dev
+  libpcre2-dev libutf8proc-dev libcld2-dev libboost-dev libxxhash-dev
   # dnnl-config.cmake looks for OpenCL; its headers and library come only as a recommendation
   libdnnl-dev ocl-icd-opencl-dev
   libgtest-dev libgmock-dev

@@ -6,6 +6,8 @@
 # --signal=B:USR1@N that SLURM sends before the time limit reaches it and it stops gracefully.
 # The scripts ask for the signal 600 s before the limit: with --time of 10 minutes or less it
 # comes at once and the task stops almost before it starts; pass e.g. --signal=B:USR1@60 too.
+# A task stopped by the signal with batches left requeues itself (run --requeue: exit code 75,
+# the scripts ask for --requeue) and goes on where it stopped when SLURM starts it again.
 # The task with the lowest index submits one merge job that runs after the whole array
 # (afterany) and builds results.h5, or fails listing what is missing.
 #
@@ -34,4 +36,4 @@ if [[ -z ${MOE_NO_MERGE:-} && -n ${SLURM_ARRAY_JOB_ID:-} &&
     --wrap="$merge_cmd"
 fi
 
-exec ${MOE_LAUNCHER:-} "$MOE_SWEEP" run "$MOE_CONFIG" "${overrides[@]}" --keep-failed
+exec ${MOE_LAUNCHER:-} "$MOE_SWEEP" run "$MOE_CONFIG" "${overrides[@]}" --keep-failed --requeue

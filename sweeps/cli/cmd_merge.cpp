@@ -1,7 +1,8 @@
 // `moe-sweep merge DIR|CONFIG [key=value ...] [--out FILE] [--allow-partial]`: builds
 // DIR/results.h5 from the unit files, for the configuration the sweep ran (DIR/config.yaml; or
-// give the sweep's YAML and overrides, and its output directory is used). Refuses, listing what
-// is missing, unless every unit is done or --allow-partial (the file is then marked partial).
+// give the sweep's YAML and overrides, which must describe what ran there: sweep_dir.h). Damaged
+// unit files are moved to quarantine/ and named. Refuses, listing what is missing, unless every
+// unit is done or --allow-partial (the file is then marked partial).
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -10,7 +11,7 @@
 #include "results/merge.h"
 #include "sweeps/cli/command.h"
 #include "sweeps/config/config.h"
-#include "sweeps/phases/sample_counter.h"
+#include "sweeps/cli/sweep_dir.h"
 #include "sweeps/plan/merge_spec.h"
 
 MOE_COMMAND(merge, 40, "Merge a sweep's unit files into results.h5", [](CLI::App& app) {
@@ -27,15 +28,16 @@ MOE_COMMAND(merge, 40, "Merge a sweep's unit files into results.h5", [](CLI::App
                "write even with missing units (the file is marked partial)");
   return [a] {
     using namespace moe::sweeps;
-    std::filesystem::path dir = a->dir;
-    if (std::filesystem::is_regular_file(dir)) dir = load_config(dir, a->overrides).output;
+    const SweepDir sweep = open_sweep_dir(a->dir, a->overrides);
+    const std::filesystem::path& dir = sweep.dir;
     moe::results::Store store(dir);
-    const SweepConfig c = load_config(store.config_path());
-    const Plan plan = make_plan(c, data_sample_counter(c));
-    moe::results::MergeSpec spec = merge_spec(c, plan);
+    moe::results::MergeSpec spec = merge_spec(sweep.config, sweep.plan);
     spec.config_yaml = store.read_source_config();
     const std::filesystem::path out = a->out.empty() ? dir / "results.h5" : std::filesystem::path(a->out);
     const auto rep = moe::results::merge(store, spec, out, a->allow_partial);
+    for (const auto& d : rep.damaged)
+      std::fprintf(stderr, "merge: damaged unit file moved to quarantine/ (`moe-sweep run` "
+                   "computes it again): %s\n", d.c_str());
     if (!rep.missing.empty()) {
       std::fprintf(stderr, "merge: %zu of %lld units missing:\n", rep.missing.size(),
                    (long long)rep.units_total);
@@ -48,7 +50,7 @@ MOE_COMMAND(merge, 40, "Merge a sweep's unit files into results.h5", [](CLI::App
                    "merge: nothing written (run the sweep to completion, see `moe-sweep status "
                    "%s`, or pass --allow-partial)\n",
                    dir.c_str());
-      return 3;
+      return moe::cli::kExitIncomplete;
     }
     std::printf("%s: %lld units%s\n", rep.written.c_str(), (long long)rep.units_total,
                 rep.missing.empty() ? "" : " (PARTIAL: missing units listed in /missing)");

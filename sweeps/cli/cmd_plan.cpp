@@ -20,7 +20,7 @@ MOE_COMMAND(plan, 20, "Print the points, units and estimated tokens of a sweep (
               return [=] {
                 using namespace moe::sweeps;
                 SweepConfig c = load_config(*config, *overrides);
-                Plan plan = make_plan(c, data_sample_counter(c));
+                Plan plan = make_plan(c, data_sample_counter(c), identify_inputs(c));
                 std::fputs(describe_plan(c, plan, {.units = *units}).c_str(), stdout);
                 return 0;
               };

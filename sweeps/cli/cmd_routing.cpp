@@ -45,8 +45,10 @@ MOE_COMMAND(routing, 12, "Collect the routing statistics of a config's routing l
     c.grid.clear();
     c.rules.clear();
     c.baseline = false;
-    const Plan plan = make_plan(c, data_sample_counter(c));
     moe::results::Store store(c.output);
+    const InputIdentity inputs = identify_inputs(c);
+    record_inputs(store, inputs, /*accept_changed=*/false);
+    const Plan plan = make_plan(c, data_sample_counter(c), inputs);
     RunOptions o;
     o.progress = !a->no_progress;
     spdlog::info("routing {}: {} statistics in {} units, unit files in {}", c.name,
@@ -56,7 +58,7 @@ MOE_COMMAND(routing, 12, "Collect the routing statistics of a config's routing l
       std::fprintf(stderr, "routing: %lld of %lld units done%s; nothing written (run again to "
                    "resume)\n", (long long)s.units_done, (long long)s.units_total,
                    s.stopped ? " (stopped by a signal)" : "");
-      return 1;
+      return s.stopped ? moe::cli::kExitStoppedWithWorkLeft : moe::cli::kExitFailed;
     }
     const std::filesystem::path out =
         a->out.empty() ? c.output / "routing.h5" : std::filesystem::path(a->out);

@@ -1,6 +1,7 @@
 // `moe-sweep status DIR`: what a sweep's output directory holds: done, running (with the age of
 // the last heartbeat), pending (ready or waiting for dependencies), stale leases of dead workers,
-// and failed batches with their errors. --check exits 0 only when every unit is done.
+// and failed batches with their errors. --check also verifies every done unit file's checksum
+// (a damaged file is not done) and exits 0 only when every unit is done.
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -13,8 +14,7 @@
 #include "sweeps/cli/command.h"
 #include "sweeps/config/config.h"
 #include "sweeps/exec/worker.h"
-#include "sweeps/phases/sample_counter.h"
-#include "sweeps/plan/plan.h"
+#include "sweeps/cli/sweep_dir.h"
 
 MOE_COMMAND(status, 30, "Show done, running, pending and failed work of a sweep directory",
             [](CLI::App& app) {
@@ -30,12 +30,21 @@ MOE_COMMAND(status, 30, "Show done, running, pending and failed work of a sweep 
   app.add_flag("--all", a->all, "list every pending batch");
   return [a] {
     using namespace moe::sweeps;
-    std::filesystem::path dir = a->dir;
-    if (std::filesystem::is_regular_file(dir)) dir = load_config(dir, a->overrides).output;
+    const SweepDir sweep = open_sweep_dir(a->dir, a->overrides);
+    const std::filesystem::path& dir = sweep.dir;
+    const SweepConfig& c = sweep.config;
+    const Plan& plan = sweep.plan;
     moe::results::Store store(dir);
-    const SweepConfig c = load_config(store.config_path());
-    const Plan plan = make_plan(c, data_sample_counter(c));
-    const std::set<std::string> done = store.done_units();
+    std::set<std::string> done = store.done_units();
+    // --check reads every unit file: a damaged one is not done (run and merge quarantine it).
+    std::vector<std::string> damaged;
+    if (a->check)
+      for (const auto& u : plan.units)
+        if (done.count(u.id))
+          if (std::string why = store.damage(u.id); !why.empty()) {
+            damaged.push_back(fmt::format("  {}  {}", u.id, why));
+            done.erase(u.id);
+          }
     const auto failed = store.failed();
     moe::results::Leases leases(store.leases_dir(), moe::results::Leases::make_owner(),
                                 c.execution.lease_ttl_s);
@@ -112,6 +121,10 @@ MOE_COMMAND(status, 30, "Show done, running, pending and failed work of a sweep 
     for (auto& l : stale) std::printf("%s\n", l.c_str());
     if (!failed_lines.empty()) std::printf("failed:\n");
     for (auto& l : failed_lines) std::printf("%s\n", l.c_str());
+    if (!damaged.empty())
+      std::printf("damaged unit files (not done; the next run or merge moves them to "
+                  "quarantine/):\n");
+    for (auto& l : damaged) std::printf("%s\n", l.c_str());
     if (!pending_lines.empty()) std::printf("pending:\n");
     for (auto& l : pending_lines) std::printf("%s\n", l.c_str());
     if (a->check) return units_done == int64_t(plan.units.size()) ? 0 : 1;

@@ -20,7 +20,7 @@ MOE_COMMAND(submit, 15, "Submit a sweep as a SLURM array job plus a merge job", 
     std::string config, out, templates;
     std::vector<std::string> overrides;
     int tasks = 0;
-    bool dry_run = false;
+    bool dry_run = false, accept_changed = false;
   };
   auto a = std::make_shared<Args>();
   app.add_option("CONFIG", a->config, "sweep YAML")->required();
@@ -29,12 +29,17 @@ MOE_COMMAND(submit, 15, "Submit a sweep as a SLURM array job plus a merge job", 
   app.add_option("--tasks", a->tasks, "array tasks (default: slurm.array_tasks)");
   app.add_option("--templates", a->templates, "folder with the job templates (default: slurm/)");
   app.add_flag("--dry-run", a->dry_run, "write the job scripts and print the sbatch lines only");
+  app.add_flag("--accept-changed-inputs", a->accept_changed,
+               "submit although checkpoints or data files changed since the units in the output "
+               "directory were computed (the affected units are computed again)");
   return [a] {
     using namespace moe::sweeps;
     SweepConfig c = load_config(a->config, a->overrides);
-    const Plan plan = make_plan(c, data_sample_counter(c));
     const std::filesystem::path out = a->out.empty() ? c.output : std::filesystem::path(a->out);
     moe::results::Store store(out);
+    // The files are checked here; the numerics are the compute nodes' (their workers check them).
+    record_inputs(store, identify_inputs(c), a->accept_changed, /*numerics=*/false);
+    const Plan plan = make_plan(c, data_sample_counter(c), recorded_inputs(store, c));
     record_config(store, c);
     store.clear_all_failed();  // a resubmission retries what failed
     const std::set<std::string> done = store.done_units();

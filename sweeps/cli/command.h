@@ -9,6 +9,8 @@
 //   });
 //
 // The runner may throw moe::InputError (printed as one line, exit 2) or moe::Error (exit 1).
+// Exit codes (README "Exit codes"), the same for every command: kExitOk, kExitFailed,
+// kExitBadInput, kExitIncomplete, kExitStoppedWithWorkLeft.
 // An underscore in the name becomes a dash on the command line (make_model -> make-model).
 // Files in sweeps/cli/ are compiled into the executable itself, so registrations are never
 // dropped by the linker. Not thread-safe (used only before main's parse).
@@ -21,6 +23,13 @@
 #include <vector>
 
 namespace moe::cli {
+
+constexpr int kExitOk = 0;                     // finished: everything asked for is done
+constexpr int kExitFailed = 1;                 // an error, or batches of a sweep failed
+constexpr int kExitBadInput = 2;               // bad input: config, checkpoint, data, CLI, store
+constexpr int kExitIncomplete = 3;             // merge: units missing, nothing written
+constexpr int kExitStoppedWithWorkLeft = 75;   // run: stopped by a signal with units left
+                                               // (EX_TEMPFAIL: resubmit to go on)
 
 using Runner = std::function<int()>;
 using Setup = std::function<Runner(CLI::App&)>;

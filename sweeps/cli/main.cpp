@@ -94,10 +94,10 @@ int main(int argc, char** argv) {
     }
   } catch (const moe::InputError& e) {
     std::fprintf(stderr, "moe-sweep: error: %s\n", e.what());
-    return 2;
+    return moe::cli::kExitBadInput;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "moe-sweep: error: %s\n", e.what());
-    return 1;
+    return moe::cli::kExitFailed;
   }
-  return 0;
+  return moe::cli::kExitOk;
 }

@@ -1,6 +1,9 @@
 #include "sweeps/exec/coordinator.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "runtime/core/error.h"
 
 namespace moe::sweeps {
 
@@ -14,6 +17,11 @@ Coordinator::Coordinator(const Plan& plan, const results::Store& store, results:
   std::lock_guard<std::mutex> lock(mu_);
   refresh_locked();
   for (char d : unit_done_) units_done_at_start_ += d;
+  // The lease files of finished batches whose worker was killed before removing them.
+  std::set<std::string> done;
+  for (size_t g = 0; g < plan.groups.size(); ++g)
+    if (group_done(int(g))) done.insert(plan.groups[g].id);
+  leases_.clean(done);
   start_ = std::chrono::steady_clock::now();
 }
 
@@ -112,7 +120,15 @@ void Coordinator::finished(int g, Outcome outcome, const std::string& error) {
       leases_.remove_all(grp.id);
       break;
     case Outcome::kFailed:
-      store_.mark_failed(grp.id, error, leases_.owner());
+      // The batch's own error comes first: recording it may fail for the same reason (a full
+      // disk), and that second error alone would hide the first.
+      try {
+        store_.mark_failed(grp.id, error, leases_.owner());
+      } catch (const std::exception& e) {
+        leases_.release(grp.id);
+        throw Error(fmt::format("batch {} failed: {} (and recording the failure failed: {})",
+                                grp.id, error, e.what()));
+      }
       failed_.insert(grp.id);
       ++failed_here_;
       leases_.release(grp.id);

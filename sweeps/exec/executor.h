@@ -38,6 +38,17 @@ struct RunSummary {
 // Writes the config snapshot the workers and `merge DIR` read (config.yaml, config.source.yaml).
 void record_config(const results::Store& store, const SweepConfig& c);
 
+// Compares `now` with the inputs the store's units were computed from (DIR/inputs.json) and
+// records `now`. A difference is an InputError listing every change, unless `accept_changed`
+// (the affected units then have new ids and are computed again). `numerics`: false compares the
+// files only and keeps the stored numerics (`submit` runs on a login node whose CPU may not be
+// the compute nodes').
+void record_inputs(const results::Store& store, const InputIdentity& now, bool accept_changed,
+                   bool numerics = true);
+// The inputs the store's units were computed from, for reading them (status, merge): the
+// store's inputs.json, or identify_inputs(c) for a store that has none yet.
+InputIdentity recorded_inputs(const results::Store& store, const SweepConfig& c);
+
 RunSummary run_local(const SweepConfig& c, const Plan& plan, results::Store& store,
                      const RunOptions& o);
 

@@ -38,6 +38,53 @@ void record_config(const results::Store& store, const SweepConfig& c) {
   store.write_config(c.resolved_text, source);
 }
 
+void record_inputs(const results::Store& store, const InputIdentity& now, bool accept_changed,
+                   bool numerics) {
+  const std::string text = store.read_inputs();
+  InputIdentity record = now;
+  if (!numerics) {  // not this machine's to record
+    record.numerics.clear();
+    record.numerics_version.clear();
+  }
+  if (!text.empty()) {
+    const InputIdentity stored = InputIdentity::from_json(text, store.inputs_path().string());
+    const std::vector<std::string> changes = changed_inputs(stored, record);
+    // Inputs of the store that this command does not read (`routing` reads no task) stay.
+    record.files.insert(stored.files.begin(), stored.files.end());
+    record.numerics.insert(stored.numerics.begin(), stored.numerics.end());
+    if (record.numerics_version.empty()) record.numerics_version = stored.numerics_version;
+    if (!changes.empty() && !accept_changed)
+      throw InputError(
+          store.inputs_path().string(),
+          fmt::format("the inputs differ from those the units in {} were computed from:\n  {}\n"
+                      "Resuming would mix results of different inputs. Run into a new output "
+                      "directory (--out), or pass --accept-changed-inputs to compute the "
+                      "affected units again (their old files stay unused). A CPU level that "
+                      "differs between node types can be pinned with MOE_CPU_ISA=<level>.",
+                      store.dir().string(), fmt::join(changes, "\n  ")));
+    if (!changes.empty())
+      spdlog::warn("inputs changed since the last run (accepted), the affected units are "
+                   "computed again:\n  {}", fmt::join(changes, "\n  "));
+  }
+  store.write_inputs(record.to_json());
+}
+
+InputIdentity recorded_inputs(const results::Store& store, const SweepConfig& c) {
+  const std::string text = store.read_inputs();
+  if (text.empty()) return identify_inputs(c);
+  InputIdentity stored = InputIdentity::from_json(text, store.inputs_path().string());
+  // Inputs the config gained since the last run: as the next run will fingerprint them.
+  bool complete = true;
+  for (const auto& m : c.models) complete = complete && stored.files.count("models." + m.name);
+  for (const auto& cp : c.corpora) complete = complete && stored.files.count("corpora." + cp.name);
+  for (const auto& t : c.tasks) complete = complete && stored.files.count("tasks." + t.name);
+  if (complete) return stored;
+  const InputIdentity now = identify_inputs(c);
+  stored.files.insert(now.files.begin(), now.files.end());        // keeps the stored values
+  stored.numerics.insert(now.numerics.begin(), now.numerics.end());
+  return stored;
+}
+
 RunSummary run_local(const SweepConfig& c, const Plan& plan, results::Store& store,
                      const RunOptions& o) {
   for (const auto& m : c.models)

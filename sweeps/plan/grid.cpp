@@ -25,11 +25,25 @@ std::string stable_id(const std::string& text) {
 
 namespace {
 
-json model_json(const ModelSpec& m) { return {{"name", m.name}, {"path", m.path.string()}}; }
+// The fingerprint and numerics of an input enter the canonical JSON only when the plan has them.
+void add_identity(json& j, const InputIdentity& in, const std::string& key, bool numerics) {
+  if (const std::string f = in.file(key); !f.empty()) j["input"] = f;
+  if (!numerics) return;
+  if (const std::string n = in.numeric(key); !n.empty()) j["numerics"] = n;
+  if (!in.numerics_version.empty()) j["numerics_version"] = in.numerics_version;
+}
 
-json corpus_json(const CorpusSpec& c) {
-  return {{"name", c.name},   {"format", c.format}, {"path", c.path.string()},
-          {"split", c.split}, {"field", c.field},   {"prompt", c.prompt}};
+json model_json(const ModelSpec& m, const InputIdentity& in) {
+  json j = {{"name", m.name}, {"path", m.path.string()}};
+  add_identity(j, in, "models." + m.name, true);
+  return j;
+}
+
+json corpus_json(const CorpusSpec& c, const InputIdentity& in) {
+  json j = {{"name", c.name},   {"format", c.format}, {"path", c.path.string()},
+            {"split", c.split}, {"field", c.field},   {"prompt", c.prompt}};
+  add_identity(j, in, "corpora." + c.name, false);
+  return j;
 }
 
 json stats_options_json(const StatisticsOptions& s) {
@@ -51,8 +65,8 @@ int add_stats(const SweepConfig& c, Plan& plan, int model, int corpus, const std
   s.language = lang;
   s.samples = c.corpora[corpus].samples;
   json j = {{"phase", "stats"},
-            {"model", model_json(c.models[model])},
-            {"corpus", corpus_json(c.corpora[corpus])},
+            {"model", model_json(c.models[model], plan.inputs)},
+            {"corpus", corpus_json(c.corpora[corpus], plan.inputs)},
             {"language", lang},
             {"statistics", stats_options_json(c.statistics)}};
   s.canonical = j.dump();
@@ -164,13 +178,17 @@ void finish_set(const SweepConfig& c, Plan& plan, ExpertSetSpec& s) {
   } else {
     for (auto& l : rule.languages) sources.emplace_back(rule.corpus, l);
   }
-  json stats_ids = json::array();
+  // Each source's statistics with its sample count (0: every sequence of the corpus file, which
+  // the corpus fingerprint then covers): the set is a function of both.
+  json stats_ids = json::array(), samples = json::array();
   for (auto& [corpus, lang] : sources) {
     int si = add_stats(c, plan, s.model, c.corpus_index(corpus), lang);
     if (std::find(s.stats.begin(), s.stats.end(), si) == s.stats.end()) s.stats.push_back(si);
     stats_ids.push_back(plan.stats[si].id);
+    samples.push_back(plan.stats[si].samples);
   }
-  json j = {{"phase", "experts"}, {"rule", rule_json(c, rule)}, {"stats", stats_ids}};
+  json j = {{"phase", "experts"}, {"rule", rule_json(c, rule)}, {"stats", stats_ids},
+            {"samples", samples}};
   if (s.tau) j["tau"] = *s.tau;
   if (s.top_k) j["K"] = *s.top_k;
   if (s.thr) j["thr"] = *s.thr;
@@ -178,14 +196,18 @@ void finish_set(const SweepConfig& c, Plan& plan, ExpertSetSpec& s) {
   s.id = stable_id(s.canonical);
 }
 
-json task_json(const TaskSpec& t) {
-  return {{"name", t.name}, {"kind", t.kind}, {"path", t.path.string()},
-          {"options", json::parse(t.options_json)}};
+json task_json(const TaskSpec& t, const InputIdentity& in) {
+  json j = {{"name", t.name}, {"kind", t.kind}, {"path", t.path.string()},
+            {"options", json::parse(t.options_json)}};
+  add_identity(j, in, "tasks." + t.name, false);
+  if (const std::string f = in.file("tasks." + t.name + ".exemplars"); !f.empty())
+    j["exemplars_input"] = f;
+  return j;
 }
 
 void finish_point(const SweepConfig& c, const Plan& plan, Point& p) {
-  json j = {{"model", model_json(c.models[p.model])},
-            {"task", task_json(c.tasks[p.task])},
+  json j = {{"model", model_json(c.models[p.model], plan.inputs)},
+            {"task", task_json(c.tasks[p.task], plan.inputs)},
             {"method", method_name(p.method)}};
   if (!p.is_baseline()) {
     const auto& io = c.interventions;

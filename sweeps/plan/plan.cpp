@@ -54,8 +54,9 @@ std::string range_str(int64_t b, int64_t e) { return fmt::format("{:06d}-{:06d}"
 
 }  // namespace
 
-Plan make_plan(const SweepConfig& c, const SampleCounter& counter) {
+Plan make_plan(const SweepConfig& c, const SampleCounter& counter, const InputIdentity& inputs) {
   Plan plan;
+  plan.inputs = inputs;
   expand_grid(c, plan);
   for (const auto& r : c.routing)
     for (size_t m = 0; m < c.models.size(); ++m)

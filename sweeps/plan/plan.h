@@ -11,7 +11,11 @@
 //
 // make_plan() is deterministic: the same config gives the same ids, units and groups on every
 // rank and every node (Plan::hash lets ranks check this). Ids hash the canonical JSON of the
-// resolved configuration of what they compute (paths included, execution settings excluded).
+// resolved configuration of what they compute (paths included, execution settings excluded),
+// with the fingerprints of the inputs they read and the numerics that compute them
+// (sweeps/plan/inputs.h). An expert set's id covers the sample count of every statistics it is
+// built from, so a changed `samples` recomputes the set (the statistics of each sample range
+// stay valid and are reused).
 // Thread-safety: plain value types.
 #pragma once
 
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "sweeps/config/config.h"
+#include "sweeps/plan/inputs.h"
 
 namespace moe::sweeps {
 
@@ -98,6 +103,7 @@ struct Plan {
   std::vector<Unit> units;
   std::vector<Group> groups;
   std::string hash;        // of all group and unit ids, in order
+  InputIdentity inputs;    // what the ids cover besides the config (empty: the config only)
   int64_t est_tokens() const;
 };
 
@@ -107,8 +113,11 @@ struct SampleCounter {
   std::function<int64_t(const CorpusSpec&, const std::string& language)> corpus;
 };
 
-// Throws InputError (naming the config key) for grids that cannot be resolved.
-Plan make_plan(const SweepConfig& c, const SampleCounter& counter = {});
+// Throws InputError (naming the config key) for grids that cannot be resolved. `inputs`
+// (identify_inputs, or the store's record of them) enters every id: a changed checkpoint, data
+// file, backend numeric class or numerics version gives new ids. Tests of the grid alone pass none.
+Plan make_plan(const SweepConfig& c, const SampleCounter& counter = {},
+               const InputIdentity& inputs = {});
 
 // The grid points and the expert sets they use (called by make_plan).
 void expand_grid(const SweepConfig& c, Plan& plan);

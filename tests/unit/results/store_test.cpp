@@ -1,5 +1,8 @@
-// Store: atomic unit commits, reading back, failure markers, tmp debris; UnitResult combine rules.
+// Store: atomic unit commits, reading back, checksums and quarantine, strings with NULs, failure
+// markers, debris of killed processes; UnitResult combine rules.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -108,6 +111,71 @@ TEST(Store, BytesThatAreNoResultsAreAnInputErrorNamingTheSource) {
   }
 }
 
+TEST(Store, StringsWithNulSurviveTheRoundTrip) {
+  const fs::path d = fresh_dir("nul");
+  Store st(d);
+  UnitMeta m;
+  m.unit = "e.nul";
+  m.kind = "eval";
+  UnitResult r = sample_result(0, 3);
+  const std::string with_nul("Hallo\0Welt und mehr.", 21);
+  r.tables["samples"].col<std::string>("prediction")[1] = with_nul;
+  r.tables["samples"].col<std::string>("prediction")[2] = std::string("\0", 1);
+  st.commit(m, r, "owner");
+  const auto back = st.read("e.nul").tables.at("samples").get<std::string>("prediction");
+  EXPECT_EQ(back[0], "p0");
+  EXPECT_EQ(back[1], with_nul);
+  EXPECT_EQ(back[1].size(), 21u);
+  EXPECT_EQ(back[2], std::string("\0", 1));
+  fs::remove_all(d);
+}
+
+// Damage of each kind is found from the checksum header before HDF5 parses the file, named by
+// read(), and quarantine_damaged() moves exactly the damaged files out of units/.
+TEST(Store, DamagedUnitFilesAreFoundNamedAndQuarantined) {
+  const fs::path d = fresh_dir("damage");
+  Store st(d);
+  for (const char* u : {"e.ok", "e.truncated", "e.garbage", "e.flipped", "e.appended"}) {
+    UnitMeta m;
+    m.unit = u;
+    m.kind = "eval";
+    st.commit(m, sample_result(0, 50), "owner");
+  }
+  auto size = [&](const char* u) { return fs::file_size(st.unit_path(u)); };
+  fs::resize_file(st.unit_path("e.truncated"), size("e.truncated") / 2);
+  {
+    std::fstream f(st.unit_path("e.garbage"), std::ios::in | std::ios::out | std::ios::binary);
+    f << "garbage";
+  }
+  {
+    std::fstream f(st.unit_path("e.flipped"), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(std::streamoff(size("e.flipped") / 2));
+    f.put('\x5a').put('\xa5');
+  }
+  std::ofstream(st.unit_path("e.appended"), std::ios::app | std::ios::binary) << "tail";
+  EXPECT_EQ(st.damage("e.ok"), "");
+  EXPECT_NE(st.damage("e.truncated").find("truncated"), std::string::npos);
+  EXPECT_NE(st.damage("e.garbage").find("no moe-sweep checksum header"), std::string::npos);
+  EXPECT_NE(st.damage("e.flipped").find("do not match"), std::string::npos);
+  EXPECT_NE(st.damage("e.appended").find("extended"), std::string::npos);
+  try {
+    st.read("e.flipped");
+    ADD_FAILURE() << "read() accepted a damaged file";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.where(), st.unit_path("e.flipped").string());
+    EXPECT_NE(e.problem().find("damaged unit file"), std::string::npos);
+  }
+  const auto moved = st.quarantine_damaged(
+      {"e.ok", "e.truncated", "e.garbage", "e.flipped", "e.appended", "e.absent"});
+  EXPECT_EQ(moved.size(), 4u);
+  EXPECT_EQ(st.done_units(), std::set<std::string>{"e.ok"});
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(d / "quarantine")) files += e.path().extension() == ".h5";
+  EXPECT_EQ(files, 4);
+  EXPECT_NO_THROW(st.read("e.ok"));
+  fs::remove_all(d);
+}
+
 TEST(Store, FailureMarkersAndTmpDebris) {
   const fs::path d = fresh_dir("failed");
   Store st(d);
@@ -123,6 +191,22 @@ TEST(Store, FailureMarkersAndTmpDebris) {
   EXPECT_TRUE(st.done_units().empty());
   EXPECT_EQ(st.clean_tmp(3600), 0);
   EXPECT_EQ(st.clean_tmp(-1), 1);
+  // Temporary files of atomic writes and the merge temporaries of processes that are gone.
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  const pid_t gone = [] {
+    const pid_t p = ::fork();
+    if (p == 0) ::_exit(0);
+    int status = 0;
+    ::waitpid(p, &status, 0);
+    return p;
+  }();
+  std::ofstream(d / "failed" / "g.1.txt.tmp.h.1.abc") << "";
+  std::ofstream(d / fmt::format("results.h5.tmp.{}.{}", host, gone)) << "half";
+  std::ofstream(d / fmt::format("results.h5.tmp.{}.{}", host, ::getpid())) << "live";
+  EXPECT_EQ(st.clean_tmp(3600), 1);  // the dead merge's only: the other is young
+  EXPECT_EQ(st.clean_tmp(-1), 1);    // the atomic write's temporary
+  EXPECT_TRUE(fs::exists(d / fmt::format("results.h5.tmp.{}.{}", host, ::getpid())));
   fs::remove_all(d);
 }
 
