@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -176,10 +177,21 @@ nlohmann::json scalar_json(const YamlNode& n) {
       if (used == s.size()) return v;
     } catch (...) {
     }
+    // YAML's .nan / .inf and the C library's nan / inf: JSON has no such numbers (they would be
+    // written as null), and no task option means any of them.
+    try {
+      if (!std::isfinite(r.as<double>())) n.expected("a finite number");
+    } catch (const YAML::Exception&) {
+    }
     try {
       size_t used = 0;
       double v = std::stod(s, &used);
-      if (used == s.size()) return v;
+      if (used == s.size()) {
+        if (!std::isfinite(v)) n.expected("a finite number");
+        return v;
+      }
+    } catch (const InputError&) {
+      throw;
     } catch (...) {
     }
     if (s == "true") return true;

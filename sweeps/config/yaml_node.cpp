@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace moe::sweeps {
 
@@ -85,11 +86,16 @@ std::string YamlNode::str() const {
 
 double YamlNode::num() const {
   if (!node_.IsDefined() || !node_.IsScalar()) expected("a number");
+  double v = 0;
   try {
-    return node_.as<double>();
+    v = node_.as<double>();
   } catch (const YAML::Exception&) {
     expected("a number");
   }
+  // yaml-cpp reads .nan, .inf and -.inf; no setting of a sweep means any of them, and NaN would
+  // reach result ids as JSON null (NaN and both infinities alike).
+  if (!std::isfinite(v)) expected("a finite number");
+  return v;
 }
 
 int64_t YamlNode::integer() const {
