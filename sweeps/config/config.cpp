@@ -159,6 +159,35 @@ double positive(const YamlNode& n, double dflt) {
   return v;
 }
 
+// The values a rule or intervention parameter may take, and the message naming them.
+struct Bounds {
+  double lo, hi;
+  bool lo_open, hi_open;
+  const char* expected;
+};
+
+// tau: Delta is in [-1, 1] and the delta rule selects Delta > tau, so tau >= 1 selects nothing,
+// and a negative tau selects experts less frequent on the target than on the reference.
+constexpr Bounds kTauBounds{0, 1, false, true, "a number in [0, 1) (tau; sweeps/METHODS.md B)"};
+// thr: every affinity W is in [0, 1), and so is the sum of W over a target set. The exclusive
+// rule (sum > thr) selects nothing for thr >= 1; the shared rule (some W > 0, every W < thr)
+// selects nothing for thr <= 0 and every routed expert for thr >= 1.
+constexpr Bounds kThrBounds{0, 1, true, true, "a number in (0, 1) (thr; sweeps/METHODS.md B)"};
+// lambda: the size of the soft or steer shift. 0 is the baseline under another label, and a
+// negative lambda reverses the edit its method and direction name.
+constexpr Bounds kLambdaBounds{0, INFINITY, true, true,
+                               "a positive number (lambda; sweeps/METHODS.md C)"};
+
+double number_in(const YamlNode& n, const Bounds& b) {
+  const double v = n.num();  // finite
+  if ((b.lo_open ? v <= b.lo : v < b.lo) || (b.hi_open ? v >= b.hi : v > b.hi))
+    n.expected(b.expected);
+  return v;
+}
+
+// K: experts kept per language and layer (sweeps/METHODS.md B).
+constexpr int64_t kMaxTopK = 1 << 20;
+
 // A path value: ${VAR} expanded, the expanded text written back into the tree.
 std::filesystem::path path_of(YamlNode n) {
   std::string s = expand_env(n.str(), n.where());
@@ -339,7 +368,7 @@ void parse_rules(const YamlNode& n, SweepConfig& c) {
                        : std::vector<std::string>{"rule", "target", "reference"});
       r.target = data_ref(m["target"], c, false);
       r.reference = data_ref(m["reference"], c, true);
-      if (m["tau"].defined()) r.tau = m["tau"].num();
+      if (m["tau"].defined()) r.tau = number_in(m["tau"], kTauBounds);
     } else {
       r.kind = kind == "affinity_exclusive" ? RuleKind::kAffinityExclusive
                                             : RuleKind::kAffinityShared;
@@ -353,8 +382,8 @@ void parse_rules(const YamlNode& n, SweepConfig& c) {
         if (std::find(r.languages.begin(), r.languages.end(), r.target_languages[i]) ==
             r.languages.end())
           m["target"].items()[i].expected("a language of 'languages' (the set S)");
-      if (m["K"].defined()) r.top_k = int(int_in(m["K"], 1, 1 << 20, 1));
-      if (m["thr"].defined()) r.thr = m["thr"].num();
+      if (m["K"].defined()) r.top_k = int(int_in(m["K"], 1, kMaxTopK, 1));
+      if (m["thr"].defined()) r.thr = number_in(m["thr"], kThrBounds);
     }
     c.rules.push_back(std::move(r));
   }
@@ -507,14 +536,13 @@ std::vector<PointDraft> axis_choices(const std::string& axis, const YamlNode& n,
       d.experts = v.str();
       if (c.rule_index(*d.experts) < 0) v.expected("a rule defined under 'experts'" + names_of(c.rules));
     } else if (axis == "tau") {
-      d.tau = v.num();
+      d.tau = number_in(v, kTauBounds);
     } else if (axis == "lambda") {
-      d.lambda = v.num();
+      d.lambda = number_in(v, kLambdaBounds);
     } else if (axis == "thr") {
-      d.thr = v.num();
+      d.thr = number_in(v, kThrBounds);
     } else if (axis == "K") {
-      d.top_k = int(v.integer());
-      if (*d.top_k < 1) v.expected("a positive integer");
+      d.top_k = int(int_in(v, 1, kMaxTopK, 1));
     } else if (axis == "direction") {
       d.direction = choice(v, {"boost", "suppress"}, "");
     }
