@@ -701,6 +701,7 @@ SweepConfig parse_config(const std::string& yaml_text, const std::string& label,
                      "expected valid YAML, found a syntax error: " + e.msg);
   }
   YamlSource src{label, {}};
+  check_unique_keys(tree, src);  // before overrides: the positions are the file's
   for (const auto& o : overrides) apply_override(tree, o, src);
   SweepConfig c = parse_tree(tree, src);
   YAML::Emitter out;

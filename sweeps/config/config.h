@@ -5,10 +5,10 @@
 // ${VAR} in path values, fills defaults and validates every key. Any problem is an InputError
 // whose `where` names the file with line:column (or the override) and the key path, e.g.
 //   configs/a.yaml:12:7: grid[0].lambda[1]: expected a number, found 'abc'
-// Unknown keys are errors (typos never pass silently), and so are a number that is NaN or
-// infinite and a tau / thr / lambda / K outside the range sweeps/METHODS.md B and C give it.
-// Layer ranges are stored 0-indexed and inclusive; a config may write 1-indexed ranges when it
-// sets `layer_indexing: one_based`.
+// Unknown keys are errors (typos never pass silently), and so are a key repeated in a mapping,
+// a number that is NaN or infinite, and a tau / thr / lambda / K outside the range
+// sweeps/METHODS.md B and C give it. Layer ranges are stored 0-indexed and inclusive; a config
+// may write 1-indexed ranges when it sets `layer_indexing: one_based`.
 //
 // The struct holds only plain values; nothing here touches the model or the data files.
 // Thread-safety: plain value type.
