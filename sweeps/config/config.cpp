@@ -606,8 +606,8 @@ void parse_grid(const YamlNode& n, SweepConfig& c) {
 
 void parse_execution(const YamlNode& n, SweepConfig& c) {
   if (!n.defined()) return;
-  n.check_keys({"unit_samples", "batch_points", "lease_ttl_s", "heartbeat_s", "poll_s",
-                "on_stop"});
+  n.check_keys({"unit_samples", "batch_points", "lease_ttl_s", "heartbeat_s", "poll_s", "on_stop",
+                "max_points"});
   auto& e = c.execution;
   e.unit_samples = int_in(n["unit_samples"], 1, int64_t(1) << 40, e.unit_samples);
   e.batch_points = int(int_in(n["batch_points"], 1, 1 << 20, e.batch_points));
@@ -615,6 +615,7 @@ void parse_execution(const YamlNode& n, SweepConfig& c) {
   e.heartbeat_s = positive(n["heartbeat_s"], e.heartbeat_s);
   e.poll_s = positive(n["poll_s"], e.poll_s);
   e.on_stop = choice(n["on_stop"], {"finish", "abandon"}, e.on_stop);
+  e.max_points = int_in(n["max_points"], 1, INT64_MAX, e.max_points);
   if (e.heartbeat_s * 2 > e.lease_ttl_s)
     n["heartbeat_s"].expected(
         fmt::format("at most half of lease_ttl_s ({}) so live leases never look stale",

@@ -169,6 +169,9 @@ struct ExecutionOptions {
   double heartbeat_s = 20;     // lease refresh period
   double poll_s = 2;           // how often an idle worker looks for new work
   std::string on_stop = "finish";  // finish | abandon the current batch on SIGUSR1/SIGTERM
+  // Grid points (combinations of the blocks' factors, before de-duplication) a sweep may have;
+  // a larger grid is refused before it is expanded (sweeps/METHODS.md C, "Grid size").
+  int64_t max_points = 100000;
 };
 
 struct SlurmOptions {
