@@ -14,6 +14,7 @@
 #include "sweeps/exec/executor.h"
 #include "sweeps/exec/stop.h"
 #include "sweeps/phases/sample_counter.h"
+#include "sweeps/plan/input_checks.h"
 #include "sweeps/plan/plan.h"
 
 MOE_COMMAND(run, 10, "Run a sweep (local, or MPI under mpirun/srun)", [](CLI::App& app) {
@@ -48,6 +49,7 @@ MOE_COMMAND(run, 10, "Run a sweep (local, or MPI under mpirun/srun)", [](CLI::Ap
       spdlog::set_level(spdlog::level::warn);
 
     SweepConfig c = load_config(a->config, a->overrides);
+    check_layers(c);
     if (c.execution.on_stop == "abandon") process_stop_flag().set_first(StopLevel::kAbandon);
     const Plan plan = make_plan(c, data_sample_counter(c));
     moe::results::Store store(a->out.empty() ? c.output : std::filesystem::path(a->out));

@@ -256,6 +256,7 @@ void parse_models(const YamlNode& n, SweepConfig& c) {
     ModelSpec s;
     s.name = key;
     if (!valid_name(key)) m.expected("a model name of letters, digits, '_', '-', '.'");
+    s.path_where = m["path"].where();
     s.path = path_of(m["path"]);
     s.backend = choice(m["backend"], {"cpu", "cpu-ref", "cuda"}, "cpu");
     s.expert_parallel = int(int_in(m["expert_parallel"], 1, 1 << 16, 1));
@@ -488,7 +489,8 @@ LayerRange range_of(const YamlNode& n, bool one_based) {
   return LayerRange{int(a - lo), int(b - lo)};
 }
 
-std::vector<LayerRange> ranges_of(const YamlNode& n, bool one_based) {
+// The nodes of a `layers` value that each hold one range.
+std::vector<YamlNode> range_nodes(const YamlNode& n) {
   // [s, e] (two integers) is one range; a list of ranges/strings is several.
   if (n.is_seq() && n.size() == 2 && n.at(0).is_scalar() && n.at(1).is_scalar()) {
     bool ints = true;
@@ -499,13 +501,13 @@ std::vector<LayerRange> ranges_of(const YamlNode& n, bool one_based) {
         ints = false;
       }
     }
-    if (ints) return {range_of(n, one_based)};
+    if (ints) return {n};
   }
-  if (n.is_seq() && n.size() == 0) return {LayerRange{}};
-  std::vector<LayerRange> out;
-  if (n.is_scalar()) return {range_of(n, one_based)};
+  if (n.is_seq() && n.size() == 0) return {n};
+  if (n.is_scalar()) return {n};
   if (!n.is_seq()) n.expected("a layer range or a list of layer ranges");
-  for (size_t i = 0; i < n.size(); ++i) out.push_back(range_of(n.at(i), one_based));
+  std::vector<YamlNode> out;
+  for (size_t i = 0; i < n.size(); ++i) out.push_back(n.at(i));
   return out;
 }
 
@@ -517,7 +519,12 @@ std::vector<PointDraft> axis_choices(const std::string& axis, const YamlNode& n,
                                      const SweepConfig& c) {
   std::vector<PointDraft> out;
   if (axis == "layers") {
-    for (auto& r : ranges_of(n, c.layers_one_based)) out.emplace_back().layers = r;
+    for (const YamlNode& r : range_nodes(n)) {
+      PointDraft& d = out.emplace_back();
+      d.layers = range_of(r, c.layers_one_based);
+      d.layers_where = r.where();
+      d.layers_text = r.describe();
+    }
     return out;
   }
   const auto items = n.items();
