@@ -6,6 +6,7 @@
 #include "sweeps/cli/command.h"
 #include "sweeps/config/config.h"
 #include "sweeps/plan/describe.h"
+#include "sweeps/plan/input_checks.h"
 #include "sweeps/phases/sample_counter.h"
 #include "sweeps/plan/plan.h"
 
@@ -20,6 +21,7 @@ MOE_COMMAND(plan, 20, "Print the points, units and estimated tokens of a sweep (
               return [=] {
                 using namespace moe::sweeps;
                 SweepConfig c = load_config(*config, *overrides);
+                check_layers(c);
                 Plan plan = make_plan(c, data_sample_counter(c), identify_inputs(c));
                 std::fputs(describe_plan(c, plan, {.units = *units}).c_str(), stdout);
                 return 0;

@@ -15,6 +15,7 @@
 #include "sweeps/exec/executor.h"
 #include "sweeps/exec/stop.h"
 #include "sweeps/phases/sample_counter.h"
+#include "sweeps/plan/input_checks.h"
 #include "sweeps/plan/plan.h"
 
 namespace {
@@ -79,6 +80,7 @@ MOE_COMMAND(run, 10, "Run a sweep (local, or MPI under mpirun/srun)", [](CLI::Ap
       spdlog::set_level(spdlog::level::warn);
 
     SweepConfig c = load_config(a->config, a->overrides);
+    check_layers(c);
     if (c.execution.on_stop == "abandon") process_stop_flag().set_first(StopLevel::kAbandon);
     moe::results::Store store(a->out.empty() ? c.output : std::filesystem::path(a->out));
     // Rank 0 fingerprints the inputs once and checks them against the store's record; every

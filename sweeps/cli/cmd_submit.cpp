@@ -13,6 +13,7 @@
 #include "sweeps/exec/executor.h"
 #include "sweeps/exec/slurm.h"
 #include "sweeps/phases/sample_counter.h"
+#include "sweeps/plan/input_checks.h"
 #include "sweeps/plan/plan.h"
 
 MOE_COMMAND(submit, 15, "Submit a sweep as a SLURM array job plus a merge job", [](CLI::App& app) {
@@ -35,6 +36,7 @@ MOE_COMMAND(submit, 15, "Submit a sweep as a SLURM array job plus a merge job", 
   return [a] {
     using namespace moe::sweeps;
     SweepConfig c = load_config(a->config, a->overrides);
+    check_layers(c);
     const std::filesystem::path out = a->out.empty() ? c.output : std::filesystem::path(a->out);
     moe::results::Store store(out);
     // The files are checked here; the numerics are the compute nodes' (their workers check them).

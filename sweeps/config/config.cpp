@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -158,6 +159,35 @@ double positive(const YamlNode& n, double dflt) {
   return v;
 }
 
+// The values a rule or intervention parameter may take, and the message naming them.
+struct Bounds {
+  double lo, hi;
+  bool lo_open, hi_open;
+  const char* expected;
+};
+
+// tau: Delta is in [-1, 1] and the delta rule selects Delta > tau, so tau >= 1 selects nothing,
+// and a negative tau selects experts less frequent on the target than on the reference.
+constexpr Bounds kTauBounds{0, 1, false, true, "a number in [0, 1) (tau; sweeps/METHODS.md B)"};
+// thr: every affinity W is in [0, 1), and so is the sum of W over a target set. The exclusive
+// rule (sum > thr) selects nothing for thr >= 1; the shared rule (some W > 0, every W < thr)
+// selects nothing for thr <= 0 and every routed expert for thr >= 1.
+constexpr Bounds kThrBounds{0, 1, true, true, "a number in (0, 1) (thr; sweeps/METHODS.md B)"};
+// lambda: the size of the soft or steer shift. 0 is the baseline under another label, and a
+// negative lambda reverses the edit its method and direction name.
+constexpr Bounds kLambdaBounds{0, INFINITY, true, true,
+                               "a positive number (lambda; sweeps/METHODS.md C)"};
+
+double number_in(const YamlNode& n, const Bounds& b) {
+  const double v = n.num();  // finite
+  if ((b.lo_open ? v <= b.lo : v < b.lo) || (b.hi_open ? v >= b.hi : v > b.hi))
+    n.expected(b.expected);
+  return v;
+}
+
+// K: experts kept per language and layer (sweeps/METHODS.md B).
+constexpr int64_t kMaxTopK = 1 << 20;
+
 // A path value: ${VAR} expanded, the expanded text written back into the tree.
 std::filesystem::path path_of(YamlNode n) {
   std::string s = expand_env(n.str(), n.where());
@@ -176,10 +206,21 @@ nlohmann::json scalar_json(const YamlNode& n) {
       if (used == s.size()) return v;
     } catch (...) {
     }
+    // YAML's .nan / .inf and the C library's nan / inf: JSON has no such numbers (they would be
+    // written as null), and no task option means any of them.
+    try {
+      if (!std::isfinite(r.as<double>())) n.expected("a finite number");
+    } catch (const YAML::Exception&) {
+    }
     try {
       size_t used = 0;
       double v = std::stod(s, &used);
-      if (used == s.size()) return v;
+      if (used == s.size()) {
+        if (!std::isfinite(v)) n.expected("a finite number");
+        return v;
+      }
+    } catch (const InputError&) {
+      throw;
     } catch (...) {
     }
     if (s == "true") return true;
@@ -215,6 +256,7 @@ void parse_models(const YamlNode& n, SweepConfig& c) {
     ModelSpec s;
     s.name = key;
     if (!valid_name(key)) m.expected("a model name of letters, digits, '_', '-', '.'");
+    s.path_where = m["path"].where();
     s.path = path_of(m["path"]);
     s.backend = choice(m["backend"], {"cpu", "cpu-ref", "cuda"}, "cpu");
     s.expert_parallel = int(int_in(m["expert_parallel"], 1, 1 << 16, 1));
@@ -327,7 +369,7 @@ void parse_rules(const YamlNode& n, SweepConfig& c) {
                        : std::vector<std::string>{"rule", "target", "reference"});
       r.target = data_ref(m["target"], c, false);
       r.reference = data_ref(m["reference"], c, true);
-      if (m["tau"].defined()) r.tau = m["tau"].num();
+      if (m["tau"].defined()) r.tau = number_in(m["tau"], kTauBounds);
     } else {
       r.kind = kind == "affinity_exclusive" ? RuleKind::kAffinityExclusive
                                             : RuleKind::kAffinityShared;
@@ -341,8 +383,8 @@ void parse_rules(const YamlNode& n, SweepConfig& c) {
         if (std::find(r.languages.begin(), r.languages.end(), r.target_languages[i]) ==
             r.languages.end())
           m["target"].items()[i].expected("a language of 'languages' (the set S)");
-      if (m["K"].defined()) r.top_k = int(int_in(m["K"], 1, 1 << 20, 1));
-      if (m["thr"].defined()) r.thr = m["thr"].num();
+      if (m["K"].defined()) r.top_k = int(int_in(m["K"], 1, kMaxTopK, 1));
+      if (m["thr"].defined()) r.thr = number_in(m["thr"], kThrBounds);
     }
     c.rules.push_back(std::move(r));
   }
@@ -447,7 +489,8 @@ LayerRange range_of(const YamlNode& n, bool one_based) {
   return LayerRange{int(a - lo), int(b - lo)};
 }
 
-std::vector<LayerRange> ranges_of(const YamlNode& n, bool one_based) {
+// The nodes of a `layers` value that each hold one range.
+std::vector<YamlNode> range_nodes(const YamlNode& n) {
   // [s, e] (two integers) is one range; a list of ranges/strings is several.
   if (n.is_seq() && n.size() == 2 && n.at(0).is_scalar() && n.at(1).is_scalar()) {
     bool ints = true;
@@ -458,13 +501,13 @@ std::vector<LayerRange> ranges_of(const YamlNode& n, bool one_based) {
         ints = false;
       }
     }
-    if (ints) return {range_of(n, one_based)};
+    if (ints) return {n};
   }
-  if (n.is_seq() && n.size() == 0) return {LayerRange{}};
-  std::vector<LayerRange> out;
-  if (n.is_scalar()) return {range_of(n, one_based)};
+  if (n.is_seq() && n.size() == 0) return {n};
+  if (n.is_scalar()) return {n};
   if (!n.is_seq()) n.expected("a layer range or a list of layer ranges");
-  for (size_t i = 0; i < n.size(); ++i) out.push_back(range_of(n.at(i), one_based));
+  std::vector<YamlNode> out;
+  for (size_t i = 0; i < n.size(); ++i) out.push_back(n.at(i));
   return out;
 }
 
@@ -476,7 +519,12 @@ std::vector<PointDraft> axis_choices(const std::string& axis, const YamlNode& n,
                                      const SweepConfig& c) {
   std::vector<PointDraft> out;
   if (axis == "layers") {
-    for (auto& r : ranges_of(n, c.layers_one_based)) out.emplace_back().layers = r;
+    for (const YamlNode& r : range_nodes(n)) {
+      PointDraft& d = out.emplace_back();
+      d.layers = range_of(r, c.layers_one_based);
+      d.layers_where = r.where();
+      d.layers_text = r.describe();
+    }
     return out;
   }
   const auto items = n.items();
@@ -495,14 +543,13 @@ std::vector<PointDraft> axis_choices(const std::string& axis, const YamlNode& n,
       d.experts = v.str();
       if (c.rule_index(*d.experts) < 0) v.expected("a rule defined under 'experts'" + names_of(c.rules));
     } else if (axis == "tau") {
-      d.tau = v.num();
+      d.tau = number_in(v, kTauBounds);
     } else if (axis == "lambda") {
-      d.lambda = v.num();
+      d.lambda = number_in(v, kLambdaBounds);
     } else if (axis == "thr") {
-      d.thr = v.num();
+      d.thr = number_in(v, kThrBounds);
     } else if (axis == "K") {
-      d.top_k = int(v.integer());
-      if (*d.top_k < 1) v.expected("a positive integer");
+      d.top_k = int(int_in(v, 1, kMaxTopK, 1));
     } else if (axis == "direction") {
       d.direction = choice(v, {"boost", "suppress"}, "");
     }
@@ -566,8 +613,8 @@ void parse_grid(const YamlNode& n, SweepConfig& c) {
 
 void parse_execution(const YamlNode& n, SweepConfig& c) {
   if (!n.defined()) return;
-  n.check_keys({"unit_samples", "batch_points", "lease_ttl_s", "heartbeat_s", "poll_s",
-                "on_stop"});
+  n.check_keys({"unit_samples", "batch_points", "lease_ttl_s", "heartbeat_s", "poll_s", "on_stop",
+                "max_points"});
   auto& e = c.execution;
   e.unit_samples = int_in(n["unit_samples"], 1, int64_t(1) << 40, e.unit_samples);
   e.batch_points = int(int_in(n["batch_points"], 1, 1 << 20, e.batch_points));
@@ -575,6 +622,7 @@ void parse_execution(const YamlNode& n, SweepConfig& c) {
   e.heartbeat_s = positive(n["heartbeat_s"], e.heartbeat_s);
   e.poll_s = positive(n["poll_s"], e.poll_s);
   e.on_stop = choice(n["on_stop"], {"finish", "abandon"}, e.on_stop);
+  e.max_points = int_in(n["max_points"], 1, INT64_MAX, e.max_points);
   if (e.heartbeat_s * 2 > e.lease_ttl_s)
     n["heartbeat_s"].expected(
         fmt::format("at most half of lease_ttl_s ({}) so live leases never look stale",
@@ -661,6 +709,7 @@ SweepConfig parse_config(const std::string& yaml_text, const std::string& label,
                      "expected valid YAML, found a syntax error: " + e.msg);
   }
   YamlSource src{label, {}};
+  check_unique_keys(tree, src);  // before overrides: the positions are the file's
   for (const auto& o : overrides) apply_override(tree, o, src);
   SweepConfig c = parse_tree(tree, src);
   YAML::Emitter out;

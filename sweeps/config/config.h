@@ -5,10 +5,13 @@
 // ${VAR} in path values, fills defaults and validates every key. Any problem is an InputError
 // whose `where` names the file with line:column (or the override) and the key path, e.g.
 //   configs/a.yaml:12:7: grid[0].lambda[1]: expected a number, found 'abc'
-// Unknown keys are errors (typos never pass silently). Layer ranges are stored 0-indexed and
-// inclusive; a config may write 1-indexed ranges when it sets `layer_indexing: one_based`.
+// Unknown keys are errors (typos never pass silently), and so are a key repeated in a mapping,
+// a number that is NaN or infinite, and a tau / thr / lambda / K outside the range
+// sweeps/METHODS.md B and C give it. Layer ranges are stored 0-indexed and inclusive; a config
+// may write 1-indexed ranges when it sets `layer_indexing: one_based`.
 //
-// The struct holds only plain values; nothing here touches the model or the data files.
+// The struct holds only plain values; nothing here touches the model or the data files (the
+// layer ranges are checked against the checkpoints by sweeps/plan/input_checks.h).
 // Thread-safety: plain value type.
 #pragma once
 
@@ -25,6 +28,7 @@ namespace moe::sweeps {
 struct ModelSpec {
   std::string name;                 // key under `models:`
   std::filesystem::path path;       // checkpoint directory (${VAR} expanded)
+  std::string path_where;           // where `path` was written: "file:line:col: models.x.path"
   std::string backend = "cpu";      // cpu | cpu-ref | cuda (the model loader's names)
   int expert_parallel = 1;          // R: ranks per replica
   int max_batch_tokens = 4096;
@@ -132,6 +136,9 @@ struct PointDraft {
   std::optional<LayerRange> layers;
   std::optional<double> tau, lambda, thr;
   std::optional<int> top_k;
+  // Where `layers` was written ("file:line:col: grid[0].layers[1]") and as what ("[2, 5]"), for
+  // the checks against a checkpoint's MoE layers (sweeps/plan/input_checks.h).
+  std::string layers_where, layers_text;
 
   // Sets every axis that `v` gives (a later factor or zip value overrides an earlier one).
   void overlay(const PointDraft& v) {
@@ -139,7 +146,11 @@ struct PointDraft {
     if (v.task) task = v.task;
     if (v.method) method = v.method;
     if (v.experts) experts = v.experts;
-    if (v.layers) layers = v.layers;
+    if (v.layers) {
+      layers = v.layers;
+      layers_where = v.layers_where;
+      layers_text = v.layers_text;
+    }
     if (v.tau) tau = v.tau;
     if (v.lambda) lambda = v.lambda;
     if (v.thr) thr = v.thr;
@@ -167,6 +178,9 @@ struct ExecutionOptions {
   double heartbeat_s = 20;     // lease refresh period
   double poll_s = 2;           // how often an idle worker looks for new work
   std::string on_stop = "finish";  // finish | abandon the current batch on SIGUSR1/SIGTERM
+  // Grid points (combinations of the blocks' factors, before de-duplication) a sweep may have;
+  // a larger grid is refused before it is expanded (sweeps/METHODS.md C, "Grid size").
+  int64_t max_points = 100000;
 };
 
 struct SlurmOptions {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
 namespace moe::sweeps {
 
@@ -85,11 +87,16 @@ std::string YamlNode::str() const {
 
 double YamlNode::num() const {
   if (!node_.IsDefined() || !node_.IsScalar()) expected("a number");
+  double v = 0;
   try {
-    return node_.as<double>();
+    v = node_.as<double>();
   } catch (const YAML::Exception&) {
     expected("a number");
   }
+  // yaml-cpp reads .nan, .inf and -.inf; no setting of a sweep means any of them, and NaN would
+  // reach result ids as JSON null (NaN and both infinities alike).
+  if (!std::isfinite(v)) expected("a finite number");
+  return v;
 }
 
 int64_t YamlNode::integer() const {
@@ -125,6 +132,36 @@ std::vector<YamlNode> YamlNode::items() const {
 void YamlNode::set(const std::string& value) { node_ = value; }
 
 namespace {
+
+// A key that one mapping holds twice: the key path of the entry and both keys' positions.
+struct DuplicateKey {
+  std::string path, key;
+  YAML::Mark first, second;
+};
+
+// The first repeated key in document order, in any mapping of `n` (`path`: n's key path).
+std::optional<DuplicateKey> find_duplicate_key(const YAML::Node& n, const std::string& path) {
+  if (n.IsMap()) {
+    std::map<std::string, YAML::Mark> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      // Keys that are not plain scalars are refused later (YamlNode::keys), with their position.
+      if (!it->first.IsScalar()) continue;
+      const std::string& k = it->first.Scalar();
+      const std::string p = path.empty() ? k : path + "." + k;
+      if (auto [pos, fresh] = seen.emplace(k, it->first.Mark()); !fresh)
+        return DuplicateKey{p, k, pos->second, it->first.Mark()};
+      if (auto d = find_duplicate_key(it->second, p)) return d;
+    }
+  } else if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i)
+      if (auto d = find_duplicate_key(n[i], fmt::format("{}[{}]", path, i))) return d;
+  }
+  return std::nullopt;
+}
+
+std::string mark_text(const YAML::Mark& m) {
+  return fmt::format("{}:{}", m.line + 1, m.column + 1);
+}
 
 // Splits "a.b[2].c" into steps: keys and indices.
 struct Step {
@@ -165,6 +202,15 @@ std::vector<Step> parse_override_path(const std::string& path, const std::string
 
 }  // namespace
 
+void check_unique_keys(const YAML::Node& root, const YamlSource& src) {
+  if (auto d = find_duplicate_key(root, "")) {
+    YamlNode(YAML::Node(), d->path, &src, d->second)
+        .fail(fmt::format("expected each key once in a mapping, found '{}' a second time "
+                          "(first at {}:{})",
+                          d->key, src.label, mark_text(d->first)));
+  }
+}
+
 void apply_override(YAML::Node& root, const std::string& assignment, YamlSource& src) {
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -180,6 +226,12 @@ void apply_override(YAML::Node& root, const std::string& assignment, YamlSource&
     throw InputError(fmt::format("override '{}'", assignment),
                      fmt::format("expected a YAML value, found '{}' ({})", value, e.msg));
   }
+  // yaml-cpp keeps both entries of a repeated key and lookups see only the first.
+  if (auto d = find_duplicate_key(value_node, path))
+    throw InputError(fmt::format("override '{}': {}", assignment, d->path),
+                     fmt::format("expected each key once in a mapping, found '{}' a second time "
+                                 "(at {} and {} of the value)",
+                                 d->key, mark_text(d->first), mark_text(d->second)));
   YAML::Node cur = root;
   std::string done;
   for (size_t s = 0; s < steps.size(); ++s) {

@@ -64,7 +64,13 @@ class YamlNode {
   YAML::Mark mark_;  // this node's mark, or its parent's for an absent key
 };
 
-// Applies "a.b[2].c=value" to `root` (value parsed as YAML). Records the path in `src`.
+// Throws InputError if a mapping anywhere in `root` holds a key twice (yaml-cpp keeps both
+// entries, and lookups would silently see only the first). The error is at the second
+// occurrence (file:line:col and key path) and gives the first one's position.
+void check_unique_keys(const YAML::Node& root, const YamlSource& src);
+
+// Applies "a.b[2].c=value" to `root` (value parsed as YAML; a key repeated in a mapping of the
+// value is an error). Records the path in `src`.
 void apply_override(YAML::Node& root, const std::string& assignment, YamlSource& src);
 
 }  // namespace moe::sweeps

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -223,6 +225,32 @@ void finish_point(const SweepConfig& c, const Plan& plan, Point& p) {
   p.id = stable_id(p.canonical);
 }
 
+// The number of combinations of `factors` (the product of their sizes), saturating at the
+// largest uint64_t, so that it can be checked before anything is expanded.
+uint64_t combinations(const std::vector<GridFactor>& factors) {
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  uint64_t n = 1;
+  for (const GridFactor& f : factors) {
+    const uint64_t k = f.choices.size();
+    if (k != 0 && n > kMax / k) return kMax;
+    n *= k;
+  }
+  return n;
+}
+
+std::string count_text(uint64_t n) {
+  return n == std::numeric_limits<uint64_t>::max() ? fmt::format("more than {}", n)
+                                                   : std::to_string(n);
+}
+
+// "model 1 x task 1 x tau 2000 x experts+lambda 2": the factors' axes and sizes.
+std::string factors_text(const std::vector<GridFactor>& factors) {
+  std::vector<std::string> parts;
+  for (const GridFactor& f : factors)
+    parts.push_back(fmt::format("{} {}", fmt::join(f.axes, "+"), f.choices.size()));
+  return fmt::format("{}", fmt::join(parts, " x "));
+}
+
 }  // namespace
 
 void expand_grid(const SweepConfig& c, Plan& plan) {
@@ -242,6 +270,7 @@ void expand_grid(const SweepConfig& c, Plan& plan) {
     return baseline_of[key] = b.baseline;
   };
 
+  uint64_t total = 0;  // combinations of the blocks so far
   for (const GridBlock& blk : c.grid) {
     // Axes not given range over everything: every model, every task.
     std::vector<GridFactor> factors = blk.factors;
@@ -256,6 +285,21 @@ void expand_grid(const SweepConfig& c, Plan& plan) {
       for (auto& t : c.tasks) f.choices.emplace_back().task = t.name;
       factors.insert(factors.begin() + 1, f);
     }
+    // Refuse a grid too large to expand (every combination is resolved and kept in memory)
+    // before expanding any of it.
+    const uint64_t limit = uint64_t(c.execution.max_points);
+    const uint64_t size = combinations(factors);
+    if (size > limit)
+      throw InputError(blk.where,
+                       fmt::format("expected at most {} grid points (execution.max_points), found "
+                                   "{} in this block ({})",
+                                   limit, count_text(size), factors_text(factors)));
+    total += size;  // both at most the limit, an int64_t: no overflow
+    if (total > limit)
+      throw InputError(blk.where,
+                       fmt::format("expected at most {} grid points (execution.max_points), found "
+                                   "{} in the blocks up to this one ({} in this one)",
+                                   limit, count_text(total), size));
     std::set<std::string> used;
     std::vector<size_t> idx(factors.size(), 0);
     for (bool more = true; more;) {

@@ -34,10 +34,7 @@ struct Plan;
 
 // The routing statistics of one (model, corpus, language) (phase 1).
 struct StatsSpec {
-  std::string id;         // Finds or adds the statistics of (model, corpus, language); returns its index in plan.stats.
-int add_stats(const SweepConfig& c, Plan& plan, int model, int corpus, const std::string& lang);
-
-// 16 hex digits
+  std::string id;         // 16 hex digits
   int model = 0;
   int corpus = 0;
   std::string language;

@@ -5,7 +5,8 @@ A test double of the Hub (fake_hub) hands small hand-made rows shaped like the H
 prepare_data.prepare(), the function the script's main() calls, so the files land exactly where a
 real run puts them. Then:
   1. `moe-sweep plan` on the shipped configs (MOE_DATA = the written tree; sample counts 0 so
-     the plan counts samples from the files) must find every file and count the rows written:
+     the plan counts samples from the files; MOE_MODELS = a tiny made checkpoint with the layer
+     count of the published one) must find every file and count the rows written:
      routing sequences per corpus and language, evaluable samples per task and language;
   2. `moe-sweep eval` on a tiny `moe-sweep make-model` checkpoint, one task kind at a time
      (including XQuAD and Belebele, which no shipped config evaluates), must read back the
@@ -137,7 +138,7 @@ def run(args, env=None):
 
 def plan_counts(config, data, overrides):
     """(stats sequences by (corpus, lang), eval samples by lang) of `moe-sweep plan --units`."""
-    env = dict(os.environ, MOE_DATA=data, MOE_MODELS="/nonexistent/models", MOE_OUT=work)
+    env = dict(os.environ, MOE_DATA=data, MOE_MODELS=models, MOE_OUT=work)
     out = run(["plan", os.path.join(SRC, "configs", config), "--units"] + overrides, env)
     stats = {(m[1], m[2]): int(m[3])
              for m in re.finditer(r"^stats \S+ [^/\s]+/(\S+)/(\S+) sequences=(\d+)", out, re.M)}
@@ -190,6 +191,11 @@ check(lines[0] == "Sentence 0 of dev in eng_Latn." and len(lines) == 5,
       "FLORES sentences are written in id order")
 
 # ---- 1. the shipped configs plan from the written files ---------------------------------------
+# `plan` checks the grids' layer ranges against the checkpoint's config.json: a tiny made
+# checkpoint with Qwen3-30B-A3B's 48 MoE layers stands in for the published one.
+models = os.path.join(work, "models")
+run(["make-model", os.path.join(models, "Qwen3-30B-A3B"), "--family", "qwen3_moe", "--layers",
+     "48", "--seed", "1", "--threads", "1"])
 mgsm_langs = pd.MGSM_LANGS
 stats, samples = plan_counts("qwen3_mgsm.yaml", data, ["corpora.gsm8k.samples=0"])
 check(stats.get(("gsm8k", "en")) == 4, f"qwen3_mgsm: gsm8k/train.jsonl gives 4 sequences ({stats})")
