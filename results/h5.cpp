@@ -11,8 +11,14 @@ namespace moe::h5 {
 namespace {
 
 // HDF5 prints its error stack to stderr by default; moe-sweep reports errors itself.
+// HDF5's own exit handler closes the files still open, and HDF5 1.10 crashes there on a file
+// whose write failed (a full disk: H5F__close_cb). Every file is closed by its owner (RAII), so
+// the handler has nothing to do and is not installed.
 struct SilenceHdf5 {
-  SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+  SilenceHdf5() {
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
 };
 const SilenceHdf5 g_silence;
 

@@ -183,7 +183,8 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
     else eval_parts[{u.point, u.language}].push_back(std::move(r));
   }
 
-  const fs::path tmp = Store::merge_tmp(out);
+  TempFile temp(Store::merge_tmp(out));
+  const fs::path& tmp = temp.path();
   {
     h5::File f = h5::File::create(tmp);
     h5::Group root = f.root();
@@ -400,6 +401,7 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
   }
   fsync_path(tmp);
   fs::rename(tmp, out);
+  temp.keep();
   fsync_path(out.parent_path().empty() ? fs::path(".") : out.parent_path());
   rep.written = out;
   return rep;

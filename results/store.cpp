@@ -160,16 +160,8 @@ void Store::commit(UnitMeta meta, const UnitResult& r, const std::string& owner)
   meta.host = hostname();
   meta.owner = owner;
   meta.created = unix_now();
-  const fs::path tmp = dir_ / "tmp" / (meta.unit + "." + unique_suffix() + ".h5");
-  // A failed write (a full disk) leaves nothing behind, not even under tmp/.
-  struct RemoveOnFailure {
-    const fs::path& path;
-    bool keep = false;
-    ~RemoveOnFailure() {
-      std::error_code ec;
-      if (!keep) fs::remove(path, ec);
-    }
-  } cleanup{tmp};
+  TempFile temp(dir_ / "tmp" / (meta.unit + "." + unique_suffix() + ".h5"));
+  const fs::path& tmp = temp.path();
   {
     h5::File f = h5::File::create(tmp, kUnitHeaderBytes);
     h5::Group root = f.root();
@@ -205,7 +197,7 @@ void Store::commit(UnitMeta meta, const UnitResult& r, const std::string& owner)
   fsync_path(tmp);
   const fs::path dst = unit_path(meta.unit);
   if (::rename(tmp.c_str(), dst.c_str()) != 0) sys_fail("rename into " + dst.string());
-  cleanup.keep = true;
+  temp.keep();
   fsync_path(dst.parent_path());
 }
 

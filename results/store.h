@@ -107,6 +107,25 @@ class Store {
   std::filesystem::path dir_;
 };
 
+// A temporary file that is removed on destruction unless kept: a writer that fails (a full disk)
+// leaves nothing behind.
+class TempFile {
+ public:
+  explicit TempFile(std::filesystem::path path) : path_(std::move(path)) {}
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() {
+    std::error_code ec;
+    if (!kept_) std::filesystem::remove(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  void keep() { kept_ = true; }  // renamed into place: nothing to remove
+
+ private:
+  std::filesystem::path path_;
+  bool kept_ = false;
+};
+
 // Writes `content` to `path` atomically (temp file, fsync, rename, fsync of the directory).
 void write_file_atomic(const std::filesystem::path& path, const std::string& content);
 // fsync of a file or directory by path.

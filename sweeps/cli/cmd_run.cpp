@@ -3,6 +3,7 @@
 // splits the world into replicas; otherwise one local replica runs everything.
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <exception>
 #include <memory>
@@ -60,8 +61,9 @@ MOE_COMMAND(run, 10, "Run a sweep (local, or MPI under mpirun/srun)", [](CLI::Ap
   app.add_flag("--retry-failed", a->retry_failed, "retry batches that failed before");
   app.add_flag("--no-progress", a->no_progress, "no progress bar or per-batch log lines");
   app.add_flag("--requeue", a->requeue,
-               "inside a SLURM job: when a signal stops the run with units left, requeue the job "
-               "(scontrol requeue $SLURM_JOB_ID; the job must be requeueable, sbatch --requeue)");
+               "inside a SLURM job: when SIGUSR1 (the time-limit warning of sbatch --signal) "
+               "stops the run with units left, requeue the job (scontrol requeue $SLURM_JOB_ID; "
+               "the job must be requeueable, sbatch --requeue)");
   app.add_flag("--accept-changed-inputs", a->accept_changed,
                "resume although checkpoints, data files or numerics changed since the units in "
                "the output directory were computed (the affected units are computed again)");
@@ -136,7 +138,8 @@ MOE_COMMAND(run, 10, "Run a sweep (local, or MPI under mpirun/srun)", [](CLI::Ap
     }
     if (s.batches_failed > 0) return moe::cli::kExitFailed;
     if (!s.stopped || s.complete()) return moe::cli::kExitOk;
-    if (rank == 0 && a->requeue) requeue_slurm_job();
+    if (rank == 0 && a->requeue && process_stop_flag().first_signal() == SIGUSR1)
+      requeue_slurm_job();
     return moe::cli::kExitStoppedWithWorkLeft;
   };
 });

@@ -10,7 +10,10 @@ StopFlag& process_stop_flag() {
 }
 
 namespace {
-extern "C" void on_stop_signal(int) { process_stop_flag().escalate(); }
+extern "C" void on_stop_signal(int sig) {
+  process_stop_flag().note_signal(sig);
+  process_stop_flag().escalate();
+}
 }  // namespace
 
 void install_stop_handlers() {

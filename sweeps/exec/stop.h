@@ -28,9 +28,17 @@ class StopFlag {
   }
   void escalate() { raise(level() == StopLevel::kRun ? first_ : StopLevel::kAbandon); }
   void set_first(StopLevel l) { first_ = l; }
+  // The first stop signal received (0: none). SIGUSR1 is SLURM's time-limit warning: only then
+  // does `run --requeue` requeue the job (SIGTERM is a cancellation or a preemption).
+  void note_signal(int sig) {
+    int none = 0;
+    first_signal_.compare_exchange_strong(none, sig);
+  }
+  int first_signal() const { return first_signal_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<int> level_{0};
+  std::atomic<int> first_signal_{0};
   StopLevel first_ = StopLevel::kFinish;
 };
 

@@ -196,6 +196,8 @@ check(lines[0] == "Sentence 0 of dev in eng_Latn." and len(lines) == 5,
 models = os.path.join(work, "models")
 run(["make-model", os.path.join(models, "Qwen3-30B-A3B"), "--family", "qwen3_moe", "--layers",
      "48", "--seed", "1", "--threads", "1"])
+run(["make-model", os.path.join(models, "OLMoE-1B-7B-0924-Instruct"), "--family", "olmoe",
+     "--layers", "16", "--seed", "1", "--threads", "1"])
 mgsm_langs = pd.MGSM_LANGS
 stats, samples = plan_counts("qwen3_mgsm.yaml", data, ["corpora.gsm8k.samples=0"])
 check(stats.get(("gsm8k", "en")) == 4, f"qwen3_mgsm: gsm8k/train.jsonl gives 4 sequences ({stats})")
@@ -204,6 +206,10 @@ check(all(stats.get(("flores", l)) == 5 for l in mgsm_langs),
 check(samples == {l: 5 for l in mgsm_langs},
       f"qwen3_mgsm: 5 MGSM problems per language, exemplars from train/ ({samples})")
 
+# The medical instruction corpus is not among the downloads (README): a small stand-in, since
+# every input of a sweep must exist when it is planned.
+with open(os.path.join(data, "medical_instructions.jsonl"), "w") as f:
+    f.write('{"text": "Explain the symptoms of anaemia."}\n')
 stats, samples = plan_counts("qwen3_gmmlu.yaml", data, ["tasks.gmmlu.per_subject=2"])
 check(samples == {l: 14 for l in pd.GMMLU_LANGS},
       f"qwen3_gmmlu: 7 subjects x 2 selected rows in each of 15 languages ({samples})")

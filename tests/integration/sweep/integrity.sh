@@ -154,6 +154,17 @@ if [[ $(id -u) -eq 0 ]] && mkdir -p "$WORK/full" && mount -t tmpfs -o size=96k t
   [[ $rc -ne 0 && $rc -lt 128 ]] || { cat "$WORK/full.log"; fail "run into a full disk: exit $rc"; }
   grep -qi "no space left on device" "$WORK/full.log" || { cat "$WORK/full.log"; fail "no 'No space left on device' in the error"; }
   check_units "$WORK/full/sweep"
+  [[ -z $(ls -A "$WORK/full/sweep/tmp") ]] || fail "a failed unit write left files in tmp/"
+  say "full: a merge into a full file system fails cleanly and leaves no results file"
+  rm -rf "$WORK/full/sweep"
+  head -c 90k /dev/zero > "$WORK/full/filler" 2> /dev/null || true
+  set +e
+  "$CLI" merge "$REF" --out "$WORK/full/results.h5" > "$WORK/full_merge.log" 2>&1
+  rc=$?
+  set -e
+  [[ $rc -ne 0 && $rc -lt 128 ]] || { cat "$WORK/full_merge.log"; fail "merge into a full disk: exit $rc"; }
+  grep -qi "no space left on device" "$WORK/full_merge.log" || { cat "$WORK/full_merge.log"; fail "no 'No space left on device' in the merge error"; }
+  [[ -z $(ls "$WORK"/full/results.h5* 2> /dev/null) ]] || fail "merge left a results file on the full disk"
   umount "$WORK/full"
 else
   say "full: skipped (needs root and a tmpfs mount)"

@@ -84,6 +84,10 @@ say "after stop/cancel: $before of $total units done"
 [[ ! -f $WORK/sub/results.h5 ]] || fail "the merge job wrote results.h5 although units are missing"
 grep -l "units missing" "$WORK"/sub/logs/*merge*.out > /dev/null || fail "the merge job did not report the missing units"
 grep -h "stopped by a signal" "$WORK"/sub/logs/*.out > /dev/null || fail "no task reported a graceful stop"
+# The task stopped by SIGUSR1 (the time-limit warning) with units left requeued itself (run
+# --requeue, exit code 75) before the arrays were cancelled.
+grep -h "stopped with units left: job .* requeued" "$WORK"/sub/logs/*.out > /dev/null ||
+  { tail -n 5 "$WORK"/sub/logs/*.out; fail "the task stopped by SIGUSR1 did not requeue itself"; }
 "$MOE_TEST_PYTHON" -c "
 import h5py, glob, json, sys
 json.dump({p: h5py.File(p, 'r').attrs['owner'] for p in glob.glob(sys.argv[1] + '/units/*.h5')},
