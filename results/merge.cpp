@@ -84,9 +84,9 @@ Outcomes outcomes_of(const Table& t, const MergeTask& task, const std::string& w
   check_codes(o.consistent, "consistent", what);
   for (size_t i = 0; i < o.score.size(); ++i)
     if (std::isinf(o.score[i]))
-      throw InputError(fmt::format("{}: samples.score[{}]", what, i),
-                       fmt::format("expected a finite score or NaN (unscorable), found {}",
-                                   o.score[i]));
+      throw InputError(
+          fmt::format("{}: samples.score[{}]", what, i),
+          fmt::format("expected a finite score or NaN (unscorable), found {}", o.score[i]));
   return o;
 }
 

@@ -71,7 +71,8 @@ constexpr std::string_view kHeaderMagic = "moe-sweep unit\nxxh3-128 ";
 
 // The user-block header of a unit file whose bytes after the header are `body` (file size n).
 std::string unit_header(std::string_view body, uint64_t n) {
-  std::string h = fmt::format("{}{}\nbytes {}\n", kHeaderMagic, hex128(body.data(), body.size()), n);
+  std::string h =
+      fmt::format("{}{}\nbytes {}\n", kHeaderMagic, hex128(body.data(), body.size()), n);
   h.resize(kUnitHeaderBytes, '\0');
   return h;
 }
@@ -97,9 +98,10 @@ std::string unit_file_damage(const std::string& bytes) {
   const std::string computed =
       hex128(bytes.data() + kUnitHeaderBytes, bytes.size() - kUnitHeaderBytes);
   if (computed != stored)
-    return fmt::format("damaged: the bytes after offset {} do not match the header's checksum "
-                       "(xxh3-128 {} stored, {} computed)",
-                       kUnitHeaderBytes, stored, computed);
+    return fmt::format(
+        "damaged: the bytes after offset {} do not match the header's checksum "
+        "(xxh3-128 {} stored, {} computed)",
+        kUnitHeaderBytes, stored, computed);
   return "";
 }
 
@@ -187,8 +189,8 @@ void Store::commit(UnitMeta meta, const UnitResult& r, const std::string& owner)
   {  // the checksum header, over every byte HDF5 wrote after the user block
     std::string bytes = read_all(tmp);
     if (bytes.size() < kUnitHeaderBytes) throw Error("cannot read back " + tmp.string());
-    const std::string header = unit_header(
-        std::string_view(bytes).substr(kUnitHeaderBytes), bytes.size());
+    const std::string header =
+        unit_header(std::string_view(bytes).substr(kUnitHeaderBytes), bytes.size());
     std::fstream out(tmp, std::ios::binary | std::ios::in | std::ios::out);
     out.write(header.data(), std::streamsize(header.size()));
     out.flush();
@@ -258,7 +260,8 @@ UnitResult Store::read(const std::string& unit, UnitMeta* meta) const try {
   throw;
 } catch (const Error& e) {
   // A file whose checksum matches but whose layout is not a unit file's (another version).
-  throw InputError(unit_path(unit).string(), fmt::format("expected a unit file, found: {}", e.what()));
+  throw InputError(unit_path(unit).string(),
+                   fmt::format("expected a unit file, found: {}", e.what()));
 }
 
 void Store::mark_failed(const std::string& batch, const std::string& error,
@@ -312,8 +315,8 @@ int Store::clean_tmp(double age_s) const {
       const std::string f = e.path().filename().string();
       const size_t at = f.find(".tmp.");
       if (at == std::string::npos || !e.is_regular_file(ec)) continue;
-      const bool stale = f.rfind("results.h5.tmp.", 0) == 0 ? merge_tmp_orphaned(f.substr(at + 5))
-                                                             : old(e.path());
+      const bool stale =
+          f.rfind("results.h5.tmp.", 0) == 0 ? merge_tmp_orphaned(f.substr(at + 5)) : old(e.path());
       if (stale && fs::remove(e.path(), ec)) ++n;
     }
   return n;
@@ -328,10 +331,16 @@ void Store::write_config(const std::string& resolved_yaml, const std::string& so
   write_file_atomic(config_path(), resolved_yaml);
 }
 
-void Store::write_inputs(const std::string& json) const { write_file_atomic(inputs_path(), json); }
+void Store::write_inputs(const std::string& json) const {
+  write_file_atomic(inputs_path(), json);
+}
 
-std::string Store::read_inputs() const { return read_all(inputs_path()); }
+std::string Store::read_inputs() const {
+  return read_all(inputs_path());
+}
 
-std::string Store::read_source_config() const { return read_all(dir_ / "config.source.yaml"); }
+std::string Store::read_source_config() const {
+  return read_all(dir_ / "config.source.yaml");
+}
 
 }  // namespace moe::results

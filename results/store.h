@@ -16,8 +16,8 @@
 // own checksum in the HDF5 user block (the first kUnitHeaderBytes bytes, which HDF5 skips): a
 // text header "moe-sweep unit\nxxh3-128 <32 hex>\nbytes <file size>\n" whose digest covers
 // every byte after the header. damage() checks it without parsing the HDF5 structure (a damaged
-// file can crash the HDF5 library), and read() refuses a file that fails it. One writer per unit file is
-// guaranteed by the leases; HDF5 file locking is therefore off (results/h5.h).
+// file can crash the HDF5 library), and read() refuses a file that fails it. One writer per unit
+// file is guaranteed by the leases; HDF5 file locking is therefore off (results/h5.h).
 // Thread-safety: const methods may be called from several threads except commit()/read(),
 // which use HDF5 (results/h5.h: one thread per process for HDF5).
 #pragma once

@@ -4,5 +4,7 @@
 
 namespace moe {
 const char* code_version() { return MOE_CODE_VERSION; }
-const char* numerics_version() { return MOE_NUMERICS_VERSION; }
+const char* numerics_version() {
+  return MOE_NUMERICS_VERSION;
+}
 }  // namespace moe

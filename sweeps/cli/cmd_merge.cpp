@@ -10,8 +10,8 @@
 
 #include "results/merge.h"
 #include "sweeps/cli/command.h"
-#include "sweeps/config/config.h"
 #include "sweeps/cli/sweep_dir.h"
+#include "sweeps/config/config.h"
 #include "sweeps/plan/merge_spec.h"
 
 MOE_COMMAND(merge, 40, "Merge a sweep's unit files into results.h5", [](CLI::App& app) {
@@ -36,8 +36,10 @@ MOE_COMMAND(merge, 40, "Merge a sweep's unit files into results.h5", [](CLI::App
     const std::filesystem::path out = a->out.empty() ? dir / "results.h5" : std::filesystem::path(a->out);
     const auto rep = moe::results::merge(store, spec, out, a->allow_partial);
     for (const auto& d : rep.damaged)
-      std::fprintf(stderr, "merge: damaged unit file moved to quarantine/ (`moe-sweep run` "
-                   "computes it again): %s\n", d.c_str());
+      std::fprintf(stderr,
+                   "merge: damaged unit file moved to quarantine/ (`moe-sweep run` "
+                   "computes it again): %s\n",
+                   d.c_str());
     if (!rep.missing.empty()) {
       std::fprintf(stderr, "merge: %zu of %lld units missing:\n", rep.missing.size(),
                    (long long)rep.units_total);

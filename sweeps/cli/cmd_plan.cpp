@@ -5,9 +5,9 @@
 
 #include "sweeps/cli/command.h"
 #include "sweeps/config/config.h"
+#include "sweeps/phases/sample_counter.h"
 #include "sweeps/plan/describe.h"
 #include "sweeps/plan/input_checks.h"
-#include "sweeps/phases/sample_counter.h"
 #include "sweeps/plan/plan.h"
 
 MOE_COMMAND(plan, 20, "Print the points, units and estimated tokens of a sweep (dry run)",

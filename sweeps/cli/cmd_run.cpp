@@ -37,8 +37,11 @@ void requeue_slurm_job() {
   }
   const std::string cmd = fmt::format("scontrol requeue {}", id);
   const int rc = std::system(cmd.c_str());
-  if (rc == 0) spdlog::info("stopped with units left: job {} requeued", id);
-  else spdlog::warn("stopped with units left; `{}` failed (exit status {}): resubmit by hand", cmd, rc);
+  if (rc == 0)
+    spdlog::info("stopped with units left: job {} requeued", id);
+  else
+    spdlog::warn("stopped with units left; `{}` failed (exit status {}): resubmit by hand", cmd,
+                 rc);
 }
 }  // namespace
 

@@ -12,9 +12,9 @@
 #include "results/lease.h"
 #include "results/store.h"
 #include "sweeps/cli/command.h"
+#include "sweeps/cli/sweep_dir.h"
 #include "sweeps/config/config.h"
 #include "sweeps/exec/worker.h"
-#include "sweeps/cli/sweep_dir.h"
 
 MOE_COMMAND(status, 30, "Show done, running, pending and failed work of a sweep directory",
             [](CLI::App& app) {
@@ -122,8 +122,9 @@ MOE_COMMAND(status, 30, "Show done, running, pending and failed work of a sweep 
     if (!failed_lines.empty()) std::printf("failed:\n");
     for (auto& l : failed_lines) std::printf("%s\n", l.c_str());
     if (!damaged.empty())
-      std::printf("damaged unit files (not done; the next run or merge moves them to "
-                  "quarantine/):\n");
+      std::printf(
+          "damaged unit files (not done; the next run or merge moves them to "
+          "quarantine/):\n");
     for (auto& l : damaged) std::printf("%s\n", l.c_str());
     if (!pending_lines.empty()) std::printf("pending:\n");
     for (auto& l : pending_lines) std::printf("%s\n", l.c_str());

@@ -24,12 +24,12 @@
 
 namespace moe::cli {
 
-constexpr int kExitOk = 0;                     // finished: everything asked for is done
-constexpr int kExitFailed = 1;                 // an error, or batches of a sweep failed
-constexpr int kExitBadInput = 2;               // bad input: config, checkpoint, data, CLI, store
-constexpr int kExitIncomplete = 3;             // merge: units missing, nothing written
-constexpr int kExitStoppedWithWorkLeft = 75;   // run: stopped by a signal with units left
-                                               // (EX_TEMPFAIL: resubmit to go on)
+constexpr int kExitOk = 0;                    // finished: everything asked for is done
+constexpr int kExitFailed = 1;                // an error, or batches of a sweep failed
+constexpr int kExitBadInput = 2;              // bad input: config, checkpoint, data, CLI, store
+constexpr int kExitIncomplete = 3;            // merge: units missing, nothing written
+constexpr int kExitStoppedWithWorkLeft = 75;  // run: stopped by a signal with units left
+                                              // (EX_TEMPFAIL: resubmit to go on)
 
 using Runner = std::function<int()>;
 using Setup = std::function<Runner(CLI::App&)>;

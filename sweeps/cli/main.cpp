@@ -1,5 +1,6 @@
 // moe-sweep: entry point. Dispatches to the registered subcommands (sweeps/cli/*.cpp).
 // `moe-sweep [--log-level L] CONFIG.yaml ...` with no subcommand means `moe-sweep run ...`.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -79,6 +80,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  // Logs go to stderr, program output (reports, generated text) to stdout; colour only on a
+  // terminal (not in mpirun's or SLURM's captured output).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("moe-sweep", spdlog::color_mode::automatic));
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("[%H:%M:%S] [%^%l%$] %v");
   try {

@@ -40,8 +40,8 @@ SweepDir open_sweep_dir(const std::string& dir_or_yaml, const std::vector<std::s
           fmt::format("the sweep this config{} describes (plan {}) is not the one that ran in "
                       "{} (plan {}, {}): give that directory to read what ran, or run this "
                       "config first",
-                      overrides.empty() ? "" : " with its overrides", asked.hash,
-                      s.dir.string(), s.plan.hash, store.config_path().string()));
+                      overrides.empty() ? "" : " with its overrides", asked.hash, s.dir.string(),
+                      s.plan.hash, store.config_path().string()));
     s.config = std::move(*given);
   }
   return s;

@@ -63,8 +63,10 @@ void record_inputs(const results::Store& store, const InputIdentity& now, bool a
                       "differs between node types can be pinned with MOE_CPU_ISA=<level>.",
                       store.dir().string(), fmt::join(changes, "\n  ")));
     if (!changes.empty())
-      spdlog::warn("inputs changed since the last run (accepted), the affected units are "
-                   "computed again:\n  {}", fmt::join(changes, "\n  "));
+      spdlog::warn(
+          "inputs changed since the last run (accepted), the affected units are "
+          "computed again:\n  {}",
+          fmt::join(changes, "\n  "));
   }
   store.write_inputs(record.to_json());
 }
@@ -80,7 +82,7 @@ InputIdentity recorded_inputs(const results::Store& store, const SweepConfig& c)
   for (const auto& t : c.tasks) complete = complete && stored.files.count("tasks." + t.name);
   if (complete) return stored;
   const InputIdentity now = identify_inputs(c);
-  stored.files.insert(now.files.begin(), now.files.end());        // keeps the stored values
+  stored.files.insert(now.files.begin(), now.files.end());  // keeps the stored values
   stored.numerics.insert(now.numerics.begin(), now.numerics.end());
   return stored;
 }

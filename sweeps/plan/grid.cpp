@@ -27,9 +27,14 @@ std::string stable_id(const std::string& text) {
 
 namespace {
 
-// The fingerprint and numerics of an input enter the canonical JSON only when the plan has them.
+// The fingerprint and numerics of an input enter the canonical JSON when the plan has them. The
+// fingerprint then stands for the path: ids do not depend on how a path is written (relative or
+// absolute) or where the files lie (a checkpoint staged to a node's local disk).
 void add_identity(json& j, const InputIdentity& in, const std::string& key, bool numerics) {
-  if (const std::string f = in.file(key); !f.empty()) j["input"] = f;
+  if (const std::string f = in.file(key); !f.empty()) {
+    j.erase("path");
+    j["input"] = f;
+  }
   if (!numerics) return;
   if (const std::string n = in.numeric(key); !n.empty()) j["numerics"] = n;
   if (!in.numerics_version.empty()) j["numerics_version"] = in.numerics_version;
@@ -189,7 +194,9 @@ void finish_set(const SweepConfig& c, Plan& plan, ExpertSetSpec& s) {
     stats_ids.push_back(plan.stats[si].id);
     samples.push_back(plan.stats[si].samples);
   }
-  json j = {{"phase", "experts"}, {"rule", rule_json(c, rule)}, {"stats", stats_ids},
+  json j = {{"phase", "experts"},
+            {"rule", rule_json(c, rule)},
+            {"stats", stats_ids},
             {"samples", samples}};
   if (s.tau) j["tau"] = *s.tau;
   if (s.top_k) j["K"] = *s.top_k;
@@ -199,7 +206,9 @@ void finish_set(const SweepConfig& c, Plan& plan, ExpertSetSpec& s) {
 }
 
 json task_json(const TaskSpec& t, const InputIdentity& in) {
-  json j = {{"name", t.name}, {"kind", t.kind}, {"path", t.path.string()},
+  json j = {{"name", t.name},
+            {"kind", t.kind},
+            {"path", t.path.string()},
             {"options", json::parse(t.options_json)}};
   add_identity(j, in, "tasks." + t.name, false);
   if (const std::string f = in.file("tasks." + t.name + ".exemplars"); !f.empty())

@@ -92,8 +92,9 @@ bool add_stream(Digest& d, std::ifstream& in, int64_t n = -1) {
 
 void add_file(Digest& d, const fs::path& file, const std::string& name, const std::string& where) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError(where, fmt::format("expected a readable file, found '{}' unreadable: {}",
-                                               file.string(), std::strerror(errno)));
+  if (!in)
+    throw InputError(where, fmt::format("expected a readable file, found '{}' unreadable: {}",
+                                        file.string(), std::strerror(errno)));
   d.add(name);
   d.add_u64(fs::file_size(file));
   if (!add_stream(d, in)) throw InputError(where, fmt::format("cannot read '{}'", file.string()));
@@ -136,19 +137,21 @@ void add_shard(Digest& d, const fs::path& file, const std::string& where) {
 std::string checkpoint_fingerprint(const fs::path& dir, const std::string& where) {
   if (!fs::is_directory(dir))
     throw InputError(where, fmt::format("expected a checkpoint directory, found {} '{}'",
-                                        fs::exists(dir) ? "a file" : "no such path",
-                                        dir.string()));
+                                        fs::exists(dir) ? "a file" : "no such path", dir.string()));
   if (!fs::is_regular_file(dir / "config.json"))
     throw InputError(where, fmt::format("expected a checkpoint directory with config.json, "
-                                        "found none in '{}'", dir.string()));
+                                        "found none in '{}'",
+                                        dir.string()));
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_regular_file()) files.push_back(e.path());
   std::sort(files.begin(), files.end());
   Digest d;
   for (const auto& f : files) {
-    if (f.extension() == ".safetensors") add_shard(d, f, where);
-    else add_file(d, f, f.filename().string(), where);
+    if (f.extension() == ".safetensors")
+      add_shard(d, f, where);
+    else
+      add_file(d, f, f.filename().string(), where);
   }
   return d.hex();
 }
@@ -164,8 +167,10 @@ std::vector<std::pair<fs::path, std::string>> data_files(const fs::path& path) {
   fs::path root;
   std::vector<std::string> pattern;  // components from the first template on
   for (const auto& part : path) {
-    if (pattern.empty() && !is_template(part.string())) root /= part;
-    else pattern.push_back(part.string());
+    if (pattern.empty() && !is_template(part.string()))
+      root /= part;
+    else
+      pattern.push_back(part.string());
   }
   if (pattern.empty()) {
     if (fs::is_regular_file(path)) return {{path, path.filename().string()}};
@@ -247,8 +252,8 @@ InputIdentity identify_inputs(const SweepConfig& c) {
     id.files[key] = data_fingerprint(t.path, fmt::format("{}: {}.path", file, key));
     const json o = json::parse(t.options_json);
     if (o.contains("exemplars") && o["exemplars"].is_string())
-      id.files[key + ".exemplars"] = data_fingerprint(
-          o["exemplars"].get<std::string>(), fmt::format("{}: {}.exemplars", file, key));
+      id.files[key + ".exemplars"] = data_fingerprint(o["exemplars"].get<std::string>(),
+                                                      fmt::format("{}: {}.exemplars", file, key));
   }
   id.numerics_version = numerics_version();
   return id;

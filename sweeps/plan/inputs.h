@@ -6,7 +6,8 @@
 //     or every file matching a {language} template);
 //   - the numeric class of each model's backend: "cpu-ref", "cpu@<CPU level>" (the fast backend's
 //     kernels differ in their last bits between levels), "cuda";
-//   - the numerics version: the digest of the sources that compute results (runtime/core/version.h).
+//   - the numerics version: the digest of the sources that compute results
+//   (runtime/core/version.h).
 // Fingerprints are XXH3-128 digests (32 hex digits) of the bytes read; each input is read once per
 // identify_inputs() call, never per unit.
 //

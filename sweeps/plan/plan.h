@@ -34,7 +34,7 @@ struct Plan;
 
 // The routing statistics of one (model, corpus, language) (phase 1).
 struct StatsSpec {
-  std::string id;         // 16 hex digits
+  std::string id;  // 16 hex digits
   int model = 0;
   int corpus = 0;
   std::string language;

@@ -175,7 +175,8 @@ def check_bad_config(work, cfg):
         f.write(text[:text.index("routing:")])
     r = subprocess.run([CLI, "routing", bad], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True)
-    lines = r.stderr.strip().splitlines()
+    # Log lines ("[hh:mm:ss] [info] ...") share stderr with the error.
+    lines = [l for l in r.stderr.strip().splitlines() if not l.startswith("[")]
     if (r.returncode == 0 or len(lines) != 1 or "no_routing.yaml" not in lines[0]
             or "routing" not in lines[0].split("no_routing.yaml", 1)[1]):
         raise SystemExit("routing without a routing list: exit %d, stderr %r"

@@ -170,7 +170,8 @@ TEST(Store, DamagedUnitFilesAreFoundNamedAndQuarantined) {
   EXPECT_EQ(moved.size(), 4u);
   EXPECT_EQ(st.done_units(), std::set<std::string>{"e.ok"});
   int files = 0;
-  for (const auto& e : fs::directory_iterator(d / "quarantine")) files += e.path().extension() == ".h5";
+  for (const auto& e : fs::directory_iterator(d / "quarantine"))
+    files += e.path().extension() == ".h5";
   EXPECT_EQ(files, 4);
   EXPECT_NO_THROW(st.read("e.ok"));
   fs::remove_all(d);

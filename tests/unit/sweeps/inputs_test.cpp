@@ -41,7 +41,8 @@ class Inputs : public ::testing::Test {
     write_checkpoint(dir_ / "model", 'a');
     write(dir_ / "flores" / "deu_Latn.dev", "Hallo Welt\n");
     write(dir_ / "flores" / "eng_Latn.dev", "Hello world\n");
-    write(dir_ / "gsm.jsonl", R"({"question": "1+1?", "answer": "#### 2"})" "\n");
+    write(dir_ / "gsm.jsonl", R"({"question": "1+1?", "answer": "#### 2"})"
+                              "\n");
     write(dir_ / "mgsm" / "mgsm_de.tsv", "Was ist 1+1?\t2\n");
     write(dir_ / "mgsm" / "mgsm_en.tsv", "What is 1+1?\t2\n");
     write(dir_ / "mgsm" / "notes.txt", "not a task file\n");
@@ -51,20 +52,29 @@ class Inputs : public ::testing::Test {
   SweepConfig config(const std::string& mgsm_path, int64_t gsm_samples = 4) {
     const std::string d = dir_.string();
     return parse_config(
-        "name: inputs\noutput: " + d + "/out\n"
-        "models: {tiny: {path: " + d + "/model}}\n"
-        "corpora:\n"
-        "  flores: {format: flores, path: " + d + "/flores, samples: 4}\n"
-        "  gsm: {format: gsm8k, path: " + d + "/gsm.jsonl, samples: " +
-            std::to_string(gsm_samples) + "}\n"
-        "experts:\n"
-        "  math: {rule: delta, target: {corpus: gsm, language: en}, reference: {corpus: flores, "
-        "language: en}}\n"
-        "tasks:\n"
-        "  mgsm: {kind: mgsm, path: '" + mgsm_path + "', languages: [en, de], samples: 4}\n"
-        "grid:\n"
-        "  - {method: soft, experts: math, layers: [[0, 1]], tau: 0.2, lambda: 0.5}\n"
-        "execution: {unit_samples: 2}\n",
+        "name: inputs\noutput: " + d +
+            "/out\n"
+            "models: {tiny: {path: " +
+            d +
+            "/model}}\n"
+            "corpora:\n"
+            "  flores: {format: flores, path: " +
+            d +
+            "/flores, samples: 4}\n"
+            "  gsm: {format: gsm8k, path: " +
+            d + "/gsm.jsonl, samples: " + std::to_string(gsm_samples) +
+            "}\n"
+            "experts:\n"
+            "  math: {rule: delta, target: {corpus: gsm, language: en}, reference: {corpus: "
+            "flores, "
+            "language: en}}\n"
+            "tasks:\n"
+            "  mgsm: {kind: mgsm, path: '" +
+            mgsm_path +
+            "', languages: [en, de], samples: 4}\n"
+            "grid:\n"
+            "  - {method: soft, experts: math, layers: [[0, 1]], tau: 0.2, lambda: 0.5}\n"
+            "execution: {unit_samples: 2}\n",
         "inputs.yaml");
   }
 
@@ -80,7 +90,7 @@ TEST_F(Inputs, FingerprintsFollowTheBytesTheSweepReads) {
   EXPECT_EQ(identify_inputs(config((dir_ / "mgsm").string())).to_json(), a.to_json());
 
   write(dir_ / "mgsm" / "mgsm_de.tsv", "Was ist 1+2?\t3\n");  // edited in place
-  write_checkpoint(dir_ / "model", 'b');                        // same shapes, other weights
+  write_checkpoint(dir_ / "model", 'b');                      // same shapes, other weights
   const InputIdentity b = identify_inputs(config((dir_ / "mgsm").string()));
   EXPECT_NE(b.file("tasks.mgsm"), a.file("tasks.mgsm"));
   EXPECT_NE(b.file("models.tiny"), a.file("models.tiny"));
@@ -140,6 +150,10 @@ TEST_F(Inputs, UnitIdsFollowInputsAndCorpusSamples) {
   for (const auto& id : ids(p, 's')) EXPECT_TRUE(ids(more, 's').count(id)) << id;
   EXPECT_EQ(ids(more, 's').size(), ids(p, 's').size() + 1);
   EXPECT_NE(ids(more, 'x'), ids(p, 'x'));
+  // The same files under another spelling of their path: the same ids.
+  const std::string dotted = (dir_ / "." / "mgsm" / ".." / "mgsm").string();
+  EXPECT_EQ(make_plan(config(dotted), {}, identify_inputs(config(dotted))).hash,
+            make_plan(c, {}, identify_inputs(c)).hash);
   // Another CPU level is another numeric class.
   InputIdentity other = a;
   other.numerics["models.tiny"] = "cpu@generic";
@@ -151,7 +165,8 @@ TEST_F(Inputs, AStoreRefusesChangedInputsUnlessAccepted) {
   results::Store store(dir_ / "out");
   record_inputs(store, identify_inputs(c), false);
   record_inputs(store, identify_inputs(c), false);  // unchanged: fine
-  write(dir_ / "gsm.jsonl", R"({"question": "2+2?", "answer": "#### 4"})" "\n");
+  write(dir_ / "gsm.jsonl", R"({"question": "2+2?", "answer": "#### 4"})"
+                            "\n");
   try {
     record_inputs(store, identify_inputs(c), false);
     ADD_FAILURE() << "changed inputs were accepted";
