@@ -19,6 +19,21 @@ CLI=$1 CONFIG=$2
 shift 2
 export MOE_TEST_OUT="$WORK/unused"
 run() { "$CLI" run "$CONFIG" "$@" --no-progress >> "$WORK/run.log" 2>&1; }
+# expect_exit CODE LOG CMD...: runs CMD with its output in LOG; fails unless it exits with CODE.
+expect_exit() {
+  local code=$1 log=$2 rc=0
+  shift 2
+  "$@" > "$log" 2>&1 || rc=$?
+  [[ $rc -eq $code ]] || { cat "$log"; fail "$* exited $rc, expected $code"; }
+}
+# expect_clean_failure LOG CMD...: CMD fails with an exit code (no crash) and LOG names the full disk.
+expect_clean_failure() {
+  local log=$1 rc=0
+  shift
+  "$@" > "$log" 2>&1 || rc=$?
+  [[ $rc -ne 0 && $rc -lt 128 ]] || { cat "$log"; fail "$* on a full disk exited $rc"; }
+  grep -qi "no space left on device" "$log" || { cat "$log"; fail "$*: no 'No space left on device'"; }
+}
 merge() { "$CLI" merge "$1" > /dev/null; }
 # The demo's data files, copied so that they can be edited.
 cp -r "$MOE_DEMO_DATA" "$WORK/data"
@@ -41,11 +56,7 @@ say "inputs: a task file edited in place is refused on resume, naming it"
 REF="$WORK/s6"
 cp -r "$REF" "$WORK/edited"
 printf 'Wie viel ist 2 plus 3?\t5\n' >> "$WORK/data/mgsm/mgsm_de.tsv"
-set +e
-"$CLI" run "$CONFIG" "${S6[@]}" --out "$WORK/edited" --no-progress > "$WORK/refused.log" 2>&1
-rc=$?
-set -e
-[[ $rc -eq 2 ]] || { cat "$WORK/refused.log"; fail "resume on an edited data file: exit $rc, expected 2"; }
+expect_exit 2 "$WORK/refused.log" "$CLI" run "$CONFIG" "${S6[@]}" --out "$WORK/edited" --no-progress
 grep -q "tasks.mgsm: content changed" "$WORK/refused.log" || { cat "$WORK/refused.log"; fail "the refusal does not name tasks.mgsm"; }
 grep -q -- "--accept-changed-inputs" "$WORK/refused.log" || fail "the refusal does not say how to go on"
 say "inputs: accepted, the affected units are computed again; the merge equals a fresh run"
@@ -56,12 +67,8 @@ say "inputs: weights replaced by others of the same shapes are refused too"
 "$CLI" make-model "$WORK/model2" --family qwen3_moe --layers 4 --seed 2 --threads 1 > /dev/null
 cp -r "$MOE_DEMO_DIR/model" "$WORK/model.orig"
 cp "$WORK/model2"/*.safetensors "$MOE_DEMO_DIR/model/"
-set +e
-"$CLI" run "$CONFIG" "${S6[@]}" --out "$WORK/edited" --no-progress > "$WORK/refused2.log" 2>&1
-rc=$?
-set -e
-[[ $rc -eq 2 ]] && grep -q "models.tiny: content changed" "$WORK/refused2.log" ||
-  { cat "$WORK/refused2.log"; fail "resume on replaced weights: exit $rc, expected 2 naming models.tiny"; }
+expect_exit 2 "$WORK/refused2.log" "$CLI" run "$CONFIG" "${S6[@]}" --out "$WORK/edited" --no-progress
+grep -q "models.tiny: content changed" "$WORK/refused2.log" || fail "the refusal does not name models.tiny"
 # The original inputs again, for the sections below.
 rm -rf "$MOE_DEMO_DIR/model" && cp -r "$WORK/model.orig" "$MOE_DEMO_DIR/model"
 cp "$MOE_SOURCE_DIR/configs/demo_data/mgsm/mgsm_de.tsv" "$WORK/data/mgsm/mgsm_de.tsv"
@@ -73,19 +80,11 @@ a=${units[0]} b=${units[1]} c=${units[2]}
 truncate -s $(($(stat -c %s "$a") / 2)) "$a"
 printf 'garbage at the start of the file' | dd of="$b" conv=notrunc status=none
 head -c 64 /dev/urandom | dd of="$c" bs=1 seek=$(($(stat -c %s "$c") / 2)) conv=notrunc status=none
-set +e
-"$CLI" status "$WORK/damaged" --check > "$WORK/status.log" 2>&1
-rc=$?
-set -e
-[[ $rc -eq 1 ]] || { cat "$WORK/status.log"; fail "status --check on damaged units: exit $rc, expected 1"; }
+expect_exit 1 "$WORK/status.log" "$CLI" status "$WORK/damaged" --check
 for f in "$a" "$b" "$c"; do
   grep -q "$(basename "$f" .h5)" "$WORK/status.log" || { cat "$WORK/status.log"; fail "status does not name $f"; }
 done
-set +e
-"$CLI" merge "$WORK/damaged" > "$WORK/merge.log" 2>&1
-rc=$?
-set -e
-[[ $rc -eq 3 ]] || { cat "$WORK/merge.log"; fail "merge with damaged units: exit $rc, expected 3"; }
+expect_exit 3 "$WORK/merge.log" "$CLI" merge "$WORK/damaged"
 for f in "$a" "$b" "$c"; do
   grep -q "quarantine.*$(basename "$f" .h5)" "$WORK/merge.log" || { cat "$WORK/merge.log"; fail "merge does not name $f"; }
 done
@@ -101,12 +100,8 @@ grep -q "damaged unit file moved to quarantine" "$WORK/run.log" || fail "the run
 "$CLI" status "$WORK/damaged" --check > /dev/null || fail "not complete after the run"
 
 say "merge: a config whose overrides describe another sweep is refused"
-set +e
-"$CLI" merge "$CONFIG" "${S4[@]}" output="$REF" > "$WORK/merge_cfg.log" 2>&1
-rc=$?
-set -e
-[[ $rc -eq 2 ]] && grep -q "is not the one that ran" "$WORK/merge_cfg.log" ||
-  { cat "$WORK/merge_cfg.log"; fail "merge CONFIG with other overrides: exit $rc, expected 2"; }
+expect_exit 2 "$WORK/merge_cfg.log" "$CLI" merge "$CONFIG" "${S4[@]}" output="$REF"
+grep -q "is not the one that ran" "$WORK/merge_cfg.log" || fail "the refusal does not say why"
 "$CLI" merge "$CONFIG" "${S6[@]}" output="$REF" > /dev/null || fail "merge CONFIG of the sweep that ran"
 
 say "exit: SIGTERM with units left exits 75; a finished run exits 0"
@@ -147,23 +142,14 @@ left=$(find "$REF" -name '*.tmp.*' -o -name ".clock.*" -o -name '*.break.*' -o -
 if [[ $(id -u) -eq 0 ]] && mkdir -p "$WORK/full" && mount -t tmpfs -o size=96k tmpfs "$WORK/full" 2> /dev/null; then
   trap 'st=$?; umount "$WORK/full" 2> /dev/null || true; [[ $st -eq 0 ]] && rm -rf "$WORK"; exit $st' EXIT
   say "full: a run into a full file system fails cleanly"
-  set +e
-  "$CLI" run "$CONFIG" "${S6[@]}" --out "$WORK/full/sweep" --no-progress > "$WORK/full.log" 2>&1
-  rc=$?
-  set -e
-  [[ $rc -ne 0 && $rc -lt 128 ]] || { cat "$WORK/full.log"; fail "run into a full disk: exit $rc"; }
-  grep -qi "no space left on device" "$WORK/full.log" || { cat "$WORK/full.log"; fail "no 'No space left on device' in the error"; }
+  expect_clean_failure "$WORK/full.log" \
+    "$CLI" run "$CONFIG" "${S6[@]}" --out "$WORK/full/sweep" --no-progress
   check_units "$WORK/full/sweep"
   [[ -z $(ls -A "$WORK/full/sweep/tmp") ]] || fail "a failed unit write left files in tmp/"
   say "full: a merge into a full file system fails cleanly and leaves no results file"
   rm -rf "$WORK/full/sweep"
   head -c 90k /dev/zero > "$WORK/full/filler" 2> /dev/null || true
-  set +e
-  "$CLI" merge "$REF" --out "$WORK/full/results.h5" > "$WORK/full_merge.log" 2>&1
-  rc=$?
-  set -e
-  [[ $rc -ne 0 && $rc -lt 128 ]] || { cat "$WORK/full_merge.log"; fail "merge into a full disk: exit $rc"; }
-  grep -qi "no space left on device" "$WORK/full_merge.log" || { cat "$WORK/full_merge.log"; fail "no 'No space left on device' in the merge error"; }
+  expect_clean_failure "$WORK/full_merge.log" "$CLI" merge "$REF" --out "$WORK/full/results.h5"
   [[ -z $(ls "$WORK"/full/results.h5* 2> /dev/null) ]] || fail "merge left a results file on the full disk"
   umount "$WORK/full"
 else
