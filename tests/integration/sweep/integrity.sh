@@ -3,8 +3,8 @@
 #   samples   a corpus's `samples` changed between resumes: the expert sets (and every point on
 #             them) are computed again; merged results equal a fresh run's, both ways (6 -> 4, 4 -> 6)
 #   inputs    a data file edited in place or the checkpoint's weights replaced: the resume refuses,
-#             naming the input; with --accept-changed-inputs the affected units are computed again
-#             and the merge equals a fresh run on the new inputs
+#             naming the input (under mpirun too); with --accept-changed-inputs the affected
+#             units are computed again and the merge equals a fresh run on the new inputs
 #   damage    a truncated unit file, one with garbage at its start, one with random bytes inside:
 #             status --check names all three; merge names and quarantines all three; the next run
 #             computes them again and the merge equals the reference
@@ -59,6 +59,10 @@ printf 'Wie viel ist 2 plus 3?\t5\n' >> "$WORK/data/mgsm/mgsm_de.tsv"
 expect_exit 2 "$WORK/refused.log" "$CLI" run "$CONFIG" "${S6[@]}" --out "$WORK/edited" --no-progress
 grep -q "tasks.mgsm: content changed" "$WORK/refused.log" || { cat "$WORK/refused.log"; fail "the refusal does not name tasks.mgsm"; }
 grep -q -- "--accept-changed-inputs" "$WORK/refused.log" || fail "the refusal does not say how to go on"
+say "inputs: under mpirun, rank 0's refusal stops every rank"
+expect_exit 2 "$WORK/refused_mpi.log" "${MPIRUN[@]}" -np 2 "$CLI" run "$CONFIG" "${S6[@]}" \
+  --out "$WORK/edited" --no-progress
+grep -q "tasks.mgsm: content changed" "$WORK/refused_mpi.log" || fail "mpirun: the refusal does not name tasks.mgsm"
 say "inputs: accepted, the affected units are computed again; the merge equals a fresh run"
 run "${S6[@]}" --out "$WORK/edited" --accept-changed-inputs && merge "$WORK/edited"
 run "${S6[@]}" --out "$WORK/edited_fresh" && merge "$WORK/edited_fresh"
