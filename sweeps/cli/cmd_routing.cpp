@@ -27,13 +27,16 @@ MOE_COMMAND(routing, 12, "Collect the routing statistics of a config's routing l
   struct Args {
     std::string config, out;
     std::vector<std::string> overrides;
-    bool no_progress = false;
+    bool no_progress = false, accept_changed = false;
   };
   auto a = std::make_shared<Args>();
   app.add_option("CONFIG", a->config, "sweep YAML with `models`, `corpora` and `routing`")->required();
   app.add_option("overrides", a->overrides, "key.path=value overrides");
   app.add_option("--out", a->out, "HDF5 file to write (default: <output>/routing.h5)");
   app.add_flag("--no-progress", a->no_progress, "no progress bar or per-batch log lines");
+  app.add_flag("--accept-changed-inputs", a->accept_changed,
+               "go on although checkpoints, corpora or numerics changed since the statistics in "
+               "the output directory were computed (the affected units are computed again)");
   return [a] {
     using namespace moe::sweeps;
     install_stop_handlers();
@@ -47,7 +50,7 @@ MOE_COMMAND(routing, 12, "Collect the routing statistics of a config's routing l
     c.baseline = false;
     moe::results::Store store(c.output);
     const InputIdentity inputs = identify_inputs(c);
-    record_inputs(store, inputs, /*accept_changed=*/false);
+    record_inputs(store, inputs, a->accept_changed);
     const Plan plan = make_plan(c, data_sample_counter(c), inputs);
     RunOptions o;
     o.progress = !a->no_progress;
