@@ -271,6 +271,28 @@ std::string format_report(const std::filesystem::path& results, const ReportOpti
     if (std::find(model_tasks.begin(), model_tasks.end(), std::make_pair(p.model, p.task)) ==
         model_tasks.end())
       model_tasks.emplace_back(p.model, p.task);
+  // A filter that matches nothing is a typo, not an empty report.
+  auto check_filter = [&](const char* option, const std::string& value,
+                          const std::vector<std::string>& known) {
+    if (value.empty() || std::find(known.begin(), known.end(), value) != known.end()) return;
+    throw InputError(fmt::format("report {}", option),
+                     fmt::format("expected one of {} ({}), found '{}'", fmt::join(known, ", "),
+                                 results.string(), value));
+  };
+  std::vector<std::string> models, task_names, point_ids;
+  for (const PointRow& p : points) {
+    if (std::find(models.begin(), models.end(), p.model) == models.end()) models.push_back(p.model);
+    if (std::find(task_names.begin(), task_names.end(), p.task) == task_names.end())
+      task_names.push_back(p.task);
+    point_ids.push_back(p.id);
+  }
+  check_filter("--model", options.model, models);
+  check_filter("--task", options.task, task_names);
+  for (const auto& id : options.points)
+    if (std::find(point_ids.begin(), point_ids.end(), id) == point_ids.end())
+      throw InputError("report --point", fmt::format("expected a point id of {} (see its /points "
+                                                     "table or the report's tables), found '{}'",
+                                                     results.string(), id));
   for (const auto& [model, task_name] : model_tasks) {
     if (!options.model.empty() && model != options.model) continue;
     if (!options.task.empty() && task_name != options.task) continue;

@@ -184,6 +184,23 @@ TEST(Merge, AccuracyDeltasAndOrderAreComputedFromUnitFiles) {
   EXPECT_NE(rep.find("    en             6    0.500    0.833   +0.333"), std::string::npos) << rep;
   EXPECT_NE(rep.find("    low-res             0.000    0.400   +0.400"), std::string::npos) << rep;
   EXPECT_THROW(format_report(d / "units" / "x1.h5", ro), InputError);
+  // Filters that match nothing in the file are errors naming the option, not empty reports.
+  for (auto set : {+[](ReportOptions& o) { o.model = "tiyn"; },
+                   +[](ReportOptions& o) { o.task = "mgms"; },
+                   +[](ReportOptions& o) { o.points = {"p9"}; }}) {
+    ReportOptions bad;
+    set(bad);
+    try {
+      format_report(d / "results.h5", bad);
+      ADD_FAILURE() << "an unknown report filter was accepted";
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.where().rfind("report --", 0), 0u) << e.where();
+    }
+  }
+  ro.model = "tiny";
+  ro.task = "mgsm";
+  ro.points = {"p1"};
+  EXPECT_NE(format_report(d / "results.h5", ro).find("p1"), std::string::npos);
   fs::remove_all(d);
 }
 
