@@ -77,10 +77,11 @@ std::string unit_header(std::string_view body, uint64_t n) {
   return h;
 }
 
-// What is wrong with the bytes of a unit file ("" when the header's checksum matches).
-std::string unit_file_damage(const std::string& bytes) {
-  if (bytes.size() < kUnitHeaderBytes)
-    return fmt::format("truncated: {} bytes, shorter than its {}-byte header", bytes.size(),
+// What is wrong with a unit file of `size` bytes that starts with `bytes` ("" when nothing):
+// its header and size, and with the whole file in `bytes`, its checksum.
+std::string unit_file_damage(const std::string& bytes, uint64_t size) {
+  if (size < kUnitHeaderBytes || bytes.size() < kUnitHeaderBytes)
+    return fmt::format("truncated: {} bytes, shorter than its {}-byte header", size,
                        kUnitHeaderBytes);
   const std::string_view head(bytes.data(), kUnitHeaderBytes);
   const size_t hex_at = kHeaderMagic.size(), bytes_at = hex_at + 32 + 7;
@@ -92,9 +93,10 @@ std::string unit_file_damage(const std::string& bytes) {
   for (; i < head.size() && head[i] >= '0' && head[i] <= '9'; ++i) n = n * 10 + (head[i] - '0');
   if (i == bytes_at || i >= head.size() || head[i] != '\n')
     return "no moe-sweep checksum header at offset 0 (its byte count is unreadable)";
-  if (n != bytes.size())
+  if (n != size)
     return fmt::format("{}: the header says {} bytes, the file has {}",
-                       bytes.size() < n ? "truncated" : "extended", n, bytes.size());
+                       size < n ? "truncated" : "extended", n, size);
+  if (bytes.size() < size) return "";  // the header only
   const std::string computed =
       hex128(bytes.data() + kUnitHeaderBytes, bytes.size() - kUnitHeaderBytes);
   if (computed != stored)
@@ -203,11 +205,18 @@ void Store::commit(UnitMeta meta, const UnitResult& r, const std::string& owner)
   fsync_path(dst.parent_path());
 }
 
-std::string Store::damage(const std::string& unit) const {
+std::string Store::damage(const std::string& unit, Check check) const {
   const fs::path p = unit_path(unit);
   std::ifstream in(p, std::ios::binary);
-  if (!in) return fmt::format("cannot be opened: {}", std::strerror(errno));
-  return unit_file_damage(std::string(std::istreambuf_iterator<char>(in), {}));
+  std::error_code ec;
+  const uint64_t size = fs::file_size(p, ec);
+  if (!in || ec) return fmt::format("cannot be opened: {}", std::strerror(errno));
+  if (check == Check::kFull)
+    return unit_file_damage(std::string(std::istreambuf_iterator<char>(in), {}), size);
+  std::string head(kUnitHeaderBytes, '\0');
+  in.read(head.data(), std::streamsize(head.size()));
+  head.resize(size_t(in.gcount()));
+  return unit_file_damage(head, size);
 }
 
 fs::path Store::quarantine(const std::string& unit, const std::string& why) const {
@@ -222,12 +231,13 @@ fs::path Store::quarantine(const std::string& unit, const std::string& why) cons
   return dst;
 }
 
-std::vector<std::string> Store::quarantine_damaged(const std::vector<std::string>& units) const {
+std::vector<std::string> Store::quarantine_damaged(const std::vector<std::string>& units,
+                                                   Check check) const {
   std::vector<std::string> out;
   const std::set<std::string> present = done_units();
   for (const auto& u : units) {
     if (!present.count(u)) continue;
-    std::string why = damage(u);
+    std::string why = damage(u, check);
     if (why.empty()) continue;
     if (quarantine(u, why).empty()) continue;  // moved by another process
     out.push_back(u + ": " + why);
@@ -237,10 +247,12 @@ std::vector<std::string> Store::quarantine_damaged(const std::vector<std::string
 
 UnitResult Store::read(const std::string& unit, UnitMeta* meta) const try {
   const fs::path path = unit_path(unit);
-  if (const std::string why = damage(unit); !why.empty())
-    throw InputError(path.string(), fmt::format("damaged unit file: {} (`moe-sweep run` moves it "
-                                                "to quarantine/ and computes the unit again)",
+  if (const std::string why = damage(unit); !why.empty()) {
+    quarantine(unit, why);  // pending again: the next run computes it
+    throw InputError(path.string(), fmt::format("damaged unit file: {} (moved to quarantine/; "
+                                                "the next run computes the unit again)",
                                                 why));
+  }
   h5::File f = h5::File::open(path);
   h5::Group root = f.root();
   if (meta) {

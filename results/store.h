@@ -64,19 +64,26 @@ class Store {
   bool done(const std::string& unit) const;
   std::set<std::string> done_units() const;  // one scan of units/
 
+  // How much of a unit file damage() reads: the header and the file's size (kHeader: catches
+  // truncated, extended and overwritten-at-the-start files at the cost of one small read, what a
+  // run checks of every unit at its start), or every byte against the checksum (kFull: merge,
+  // status --check, and read(), so every unit a run reads as input).
+  enum class Check { kHeader, kFull };
   // Why unit file `unit` cannot be trusted ("" when it is intact): truncated, not written by
-  // commit(), or bytes that do not match its checksum. Reads the whole file.
-  std::string damage(const std::string& unit) const;
+  // commit(), or (kFull) bytes that do not match its checksum.
+  std::string damage(const std::string& unit, Check check = Check::kFull) const;
   // Moves a damaged unit file to quarantine/ (with <name>.txt holding `why`), so that the unit
   // is pending again; returns the new path ("" when another process moved it first).
   std::filesystem::path quarantine(const std::string& unit, const std::string& why) const;
   // Checks every unit of `units` that is present and quarantines the damaged ones; returns
   // "<unit>: <why>" for each.
-  std::vector<std::string> quarantine_damaged(const std::vector<std::string>& units) const;
+  std::vector<std::string> quarantine_damaged(const std::vector<std::string>& units,
+                                              Check check = Check::kFull) const;
 
   // Writes, fsyncs and renames the unit file into place. `owner` names the writer.
   void commit(UnitMeta meta, const UnitResult& r, const std::string& owner) const;
-  // InputError naming the file when it is damaged (damage()) or not a unit file.
+  // InputError naming the file when it is damaged (damage(): the file is then moved to
+  // quarantine/) or not a unit file.
   UnitResult read(const std::string& unit, UnitMeta* meta = nullptr) const;
 
   void mark_failed(const std::string& batch, const std::string& error,

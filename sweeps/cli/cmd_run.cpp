@@ -116,10 +116,11 @@ MOE_COMMAND(run, 10, "Run a sweep (local, or MPI under mpirun/srun)", [](CLI::Ap
     if (rank == 0) {
       record_config(store, c);
       // Damaged unit files of this plan are moved aside before anyone takes work: their units
-      // are pending again.
+      // are pending again. Header and size only: a full check would read every result at every
+      // start of every array task; the units a run reads as inputs get the full check in read().
       std::vector<std::string> ids;
       for (const auto& u : plan.units) ids.push_back(u.id);
-      for (const auto& d : store.quarantine_damaged(ids))
+      for (const auto& d : store.quarantine_damaged(ids, moe::results::Store::Check::kHeader))
         spdlog::warn("damaged unit file moved to quarantine/, computing it again: {}", d);
     }
 
