@@ -81,16 +81,16 @@ int main(int argc, char** argv) {
   const double bw = 3.0 * double(n) * 4 / t_add / 1e9;
   fmt::print("device streaming bandwidth (add, 3 x 256 MiB): {:.0f} GB/s\n", bw);
 
-  const Tensor wq = be->prepare_weight(random_bf16(g, {nh * d, H}, 0.02f));
+  const Tensor wq = be->prepare_weight(random_bf16(g, {nh * d, H}, 0.02f), WeightUse::kProduct);
   ExpertWeights ew;
   ew.hidden = int(H);
   ew.intermediate = int(I);
   for (int64_t e = 0; e < E; ++e) {
-    ew.gate.push_back(be->prepare_weight(random_bf16(g, {I, H}, 0.02f)));
-    ew.up.push_back(be->prepare_weight(random_bf16(g, {I, H}, 0.02f)));
-    ew.down.push_back(be->prepare_weight(random_bf16(g, {H, I}, 0.03f)));
+    ew.gate.push_back(be->prepare_weight(random_bf16(g, {I, H}, 0.02f), WeightUse::kProduct));
+    ew.up.push_back(be->prepare_weight(random_bf16(g, {I, H}, 0.02f), WeightUse::kProduct));
+    ew.down.push_back(be->prepare_weight(random_bf16(g, {H, I}, 0.03f), WeightUse::kProduct));
   }
-  const Tensor router = be->prepare_weight(random_bf16(g, {E, H}, 0.05f));
+  const Tensor router = be->prepare_weight(random_bf16(g, {E, H}, 0.05f), WeightUse::kProduct);
   routing::RoutingSpec rs;
   rs.num_experts = int(E);
   rs.top_k = int(k);

@@ -2,7 +2,9 @@
 // (cpu::gemm_bf16_small: the bf16 linear and expert products of decode steps), over weights far
 // larger than the caches, next to two references measured in the same run: the memory read
 // bandwidth right before each figure, and oneDNN's matmul (cpu::onednn_gemm_bf16, what the
-// backend calls for more rows) on the same products.
+// backend calls for more rows) on the same products. At levels whose kernels read weights in
+// panels (kernels.h: the fast backend's prepared weights, avx2), also gemm_bf16_small_panels on
+// the same matrices in panels, and its speed over the kernel on rows.
 //
 // For each row length K and token count M: weight matrices [N, K] bf16 (--mib of them, 384 MiB
 // by default: 48 of 2048 x 2048), x [M, K]; one pass runs every matrix's product in one OpenMP
@@ -70,15 +72,21 @@ int main(int argc, char** argv) {
   fmt::print("{} threads; read bandwidth (2048 MiB buffer, best of 5) measured right before each "
              "figure\n",
              threads);
-  fmt::print("{:>6} {:>9} {:>5} {:>8} {:>9} {:>10} {:>13} {:>15} {:>11}\n", "K", "matrices",
-             "rows", "GB/s", "GFLOP/s", "read GB/s", "of bandwidth", "oneDNN GFLOP/s",
-             "vs oneDNN");
+  const bool panels = kern->gemm_bf16_small_panels != nullptr;
+  fmt::print("{:>6} {:>9} {:>5} {:>8} {:>9} {:>10} {:>13} {:>15} {:>11}{}\n", "K", "matrices",
+             "rows", "GB/s", "GFLOP/s", "read GB/s", "of bandwidth", "oneDNN GFLOP/s", "vs oneDNN",
+             panels ? "  panels GB/s  vs rows" : "");
   for (int64_t k : ks) {
     const int matrices = int(std::max<int64_t>(1, (int64_t(mib) << 20) / (n * k * 2)));
     std::vector<std::vector<uint16_t>> w(static_cast<size_t>(matrices));
     for (auto& m : w) {
       m.resize(size_t(n * k));
       for (auto& v : m) v = moe::f32_to_bf16(u(g));
+    }
+    std::vector<std::vector<uint16_t>> wp(panels ? w.size() : 0);
+    for (size_t i = 0; i < wp.size(); ++i) {
+      wp[i].resize(size_t(moe::cpu::panels_size(n, k)));
+      moe::cpu::pack_bf16_panels(w[i].data(), n, k, k, 0, (n + 15) / 16, wp[i].data());
     }
     std::vector<uint16_t> x(size_t(max_rows * k));
     for (auto& v : x) v = moe::f32_to_bf16(u(g));
@@ -93,6 +101,15 @@ int main(int argc, char** argv) {
           for (const auto& wm : w)
             kern->gemm_bf16_small(x.data(), m, k, k, wm.data(), k, n * t / nt, n * (t + 1) / nt,
                                   y.data(), n);
+        }
+      };
+      auto small_panels = [&] {
+#pragma omp parallel
+        {
+          const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+          for (const auto& wm : wp)
+            kern->gemm_bf16_small_panels(x.data(), m, k, k, wm.data(), n * t / nt, n * (t + 1) / nt,
+                                         y.data(), n);
         }
       };
       bool onednn_ok = true;
@@ -111,11 +128,15 @@ int main(int argc, char** argv) {
         return best;
       };
       const double t_small = best_seconds(small), t_onednn = best_seconds(onednn);
+      const double t_panels = panels ? best_seconds(small_panels) : 0;
       const double gbs = weight_bytes / t_small, flops = weight_bytes * m;  // 2 FLOP per 2 bytes
-      fmt::print("{:>6} {:>9} {:>5} {:>8.1f} {:>9.1f} {:>10.1f} {:>12.1f}% {:>15} {:>11}\n", k,
+      fmt::print("{:>6} {:>9} {:>5} {:>8.1f} {:>9.1f} {:>10.1f} {:>12.1f}% {:>15} {:>11}{}\n", k,
                  matrices, m, gbs / 1e9, flops / t_small / 1e9, bw / 1e9, 100.0 * gbs / bw,
                  onednn_ok ? fmt::format("{:.1f}", flops / t_onednn / 1e9) : "-",
-                 onednn_ok ? fmt::format("{:.2f}x", t_onednn / t_small) : "-");
+                 onednn_ok ? fmt::format("{:.2f}x", t_onednn / t_small) : "-",
+                 panels ? fmt::format("  {:>11.1f}  {:>6.2f}x", weight_bytes / t_panels / 1e9,
+                                      t_small / t_panels)
+                        : "");
     }
   }
   return 0;

@@ -127,6 +127,10 @@ struct AttentionArgs {
   const Tensor* sinks = nullptr; // [n_heads] per-head sink logit (gpt_oss) or null
 };
 
+// What a weight is used for (prepare_weight): the right operand of products (linear, experts,
+// router), or a table whose rows are read as they are (embedding).
+enum class WeightUse : uint8_t { kProduct, kTable };
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -138,8 +142,9 @@ class Backend {
   virtual Tensor alloc(DType t, Shape shape) = 0;
   // Large, mostly-untouched buffer (KV pools): on the CPU reserved virtually and backed on use.
   virtual Tensor alloc_reserved(DType t, Shape shape) = 0;
-  // Makes a checkpoint tensor usable by this backend's kernels (CPU: the view itself).
-  virtual Tensor prepare_weight(const Tensor& w) = 0;
+  // Makes a checkpoint tensor usable by this backend's kernels (CPU: the view itself, with the
+  // fast backend's panel layout attached to bf16 matrices used as products' weights).
+  virtual Tensor prepare_weight(const Tensor& w, WeightUse use) = 0;
   // Host copy (CPU: the same tensor). Synchronises a device backend.
   virtual Tensor to_host(const Tensor& t) = 0;
   virtual Tensor from_host(const Tensor& t) = 0;

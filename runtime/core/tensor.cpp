@@ -85,6 +85,7 @@ Tensor Tensor::reshape(Shape shape) const {
              shape_str(shape));
   Tensor out = *this;
   out.shape_ = std::move(shape);
+  out.layout_.reset();
   return out;
 }
 
@@ -95,6 +96,13 @@ Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
   const size_t row_bytes = shape_[0] ? nbytes() / size_t(shape_[0]) : 0;
   out.shape_[0] = end - begin;
   out.data_ = static_cast<char*>(data_) + size_t(begin) * row_bytes;
+  out.layout_.reset();
+  return out;
+}
+
+Tensor Tensor::with_layout(std::shared_ptr<const PreparedLayout> layout) const {
+  Tensor out = *this;
+  out.layout_ = std::move(layout);
   return out;
 }
 

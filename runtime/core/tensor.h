@@ -32,6 +32,13 @@ struct DeviceAllocator {
 };
 void register_device_allocator(Device d, DeviceAllocator* a);
 
+// A backend's second layout of a weight's data (CpuFastBackend: bf16 rows re-laid in panels for
+// its kernels), attached by Backend::prepare_weight. Each backend derives its own and finds it
+// again by dynamic_cast.
+struct PreparedLayout {
+  virtual ~PreparedLayout() = default;
+};
+
 class Tensor {
  public:
   Tensor() = default;
@@ -59,12 +66,16 @@ class Tensor {
   template <typename T>
   const T* data() const { return static_cast<const T*>(data_); }
 
-  // Same storage, new shape with the same element count.
+  // Same storage, new shape with the same element count (without the prepared layout).
   Tensor reshape(Shape shape) const;
-  // Same storage: rows [begin, end) along dim 0.
+  // Same storage: rows [begin, end) along dim 0 (without the prepared layout).
   Tensor slice_rows(int64_t begin, int64_t end) const;
-  // Deep copy on the CPU.
+  // Deep copy on the CPU (without the prepared layout).
   Tensor clone() const;
+  // The same tensor carrying `layout`, the same data in another arrangement (copies of the
+  // handle share it); null: none.
+  Tensor with_layout(std::shared_ptr<const PreparedLayout> layout) const;
+  const PreparedLayout* layout() const { return layout_.get(); }
   // CPU conversion of any float dtype (F32, BF16, F16, F8) to a new F32 tensor.
   Tensor to_f32() const;
 
@@ -74,6 +85,7 @@ class Tensor {
   Shape shape_;
   void* data_ = nullptr;
   std::shared_ptr<void> owner_;
+  std::shared_ptr<const PreparedLayout> layout_;
 };
 
 }  // namespace moe

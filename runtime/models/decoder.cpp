@@ -123,13 +123,13 @@ const ExpertWeights& DecoderModel::experts(int moe_layer) const {
 
 void DecoderModel::finalize() {
   Backend& be = *backend_;
-  auto prep = [&](Tensor& t) {
-    if (t.defined()) t = be.prepare_weight(t);
+  auto prep = [&](Tensor& t, WeightUse use = WeightUse::kProduct) {
+    if (t.defined()) t = be.prepare_weight(t, use);
   };
   auto prep_all = [&](std::vector<Tensor>& v) {
     for (Tensor& t : v) prep(t);
   };
-  prep(embed);
+  prep(embed, WeightUse::kTable);  // a tied lm_head is prepared on its own below
   prep(lm_head);
   prep(lm_head_bias);
   prep(final_norm.weight);

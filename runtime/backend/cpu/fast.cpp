@@ -122,25 +122,61 @@ DType CpuFastBackend::kv_dtype(DType act) const {
   return act == DType::BF16 && k_ ? DType::BF16 : DType::F32;
 }
 
-Tensor CpuFastBackend::prepare_weight(const Tensor& w) {
+namespace {
+
+// A bf16 weight's panels (kernels.h), attached by prepare_weight.
+struct Bf16Panels : PreparedLayout {
+  Tensor data;  // [panels_size(N, K)] bf16
+};
+
+}  // namespace
+
+Tensor CpuFastBackend::prepare_weight(const Tensor& w, WeightUse use) {
   if (w.dtype() == DType::F16) return w.to_f32();
   const size_t align = w.dtype() == DType::BF16 ? 2 : w.dtype() == DType::F32 ? 4 : 1;
-  if (reinterpret_cast<uintptr_t>(w.raw()) % align != 0) return w.clone();
-  return w;
+  Tensor out = reinterpret_cast<uintptr_t>(w.raw()) % align != 0 ? w.clone() : w;
+  if (use != WeightUse::kProduct || !k_ || !k_->gemm_bf16_small_panels ||
+      w.dtype() != DType::BF16 || w.ndim() != 2 || w.numel() == 0)
+    return out;
+  // The level's kernels read bf16 weights in panels: made once here, in parallel, so that no
+  // product transposes rows again. The rows stay as they are for everything else (and cost
+  // nothing more where nothing reads them: a checkpoint's are mapped from the file).
+  const int64_t N = out.size(0), K = out.size(1);
+  auto panels = std::make_shared<Bf16Panels>();
+  panels->data = Tensor::empty(DType::BF16, {cpu::panels_size(N, K)});
+  const uint16_t* rows = out.data<uint16_t>();
+  uint16_t* dst = panels->data.data<uint16_t>();
+  const int64_t count = (N + cpu::kPanelRows - 1) / cpu::kPanelRows;
+#pragma omp parallel for schedule(static) if (N * K > kParallelElems)
+  for (int64_t p = 0; p < count; ++p) cpu::pack_bf16_panels(rows, N, K, K, p, p + 1, dst);
+  return out.with_layout(std::move(panels));
 }
 
-void CpuFastBackend::matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w,
-                                 int64_t N, float* y, int64_t ldy) {
+CpuFastBackend::Bf16Weight CpuFastBackend::bf16_weight(const Tensor& w) {
+  const auto* panels = dynamic_cast<const Bf16Panels*>(w.layout());
+  return {w.data<uint16_t>(), panels ? panels->data.data<uint16_t>() : nullptr};
+}
+
+void CpuFastBackend::gemm_small(const uint16_t* x, int64_t M, int64_t K, Bf16Weight w, int64_t n0,
+                                int64_t n1, float* y, int64_t ldy) const {
+  if (w.panels) {
+    k_->gemm_bf16_small_panels(x, M, K, K, w.panels, n0, n1, y, ldy);
+  } else {
+    k_->gemm_bf16_small(x, M, K, K, w.rows, K, n0, n1, y, ldy);
+  }
+}
+
+void CpuFastBackend::matmul_bf16(const uint16_t* x, int64_t M, int64_t K, Bf16Weight w, int64_t N,
+                                 float* y, int64_t ldy) {
   matmul_bf16_upto(x, M, K, w, N, y, ldy, kSmallM);
 }
 
-void CpuFastBackend::matmul_bf16_upto(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w,
+void CpuFastBackend::matmul_bf16_upto(const uint16_t* x, int64_t M, int64_t K, Bf16Weight w,
                                       int64_t N, float* y, int64_t ldy, int64_t small_m) {
   if (M == 0) return;
   if (k_ && M <= small_m) {
-    split_rows(N, N * K * M, [&](int64_t n0, int64_t n1) {
-      k_->gemm_bf16_small(x, M, K, K, w, K, n0, n1, y, ldy);
-    });
+    split_rows(N, N * K * M,
+               [&](int64_t n0, int64_t n1) { gemm_small(x, M, K, w, n0, n1, y, ldy); });
     return;
   }
   if (k_ && k_->gemm_bf16_large) {
@@ -151,18 +187,23 @@ void CpuFastBackend::matmul_bf16_upto(const uint16_t* x, int64_t M, int64_t K, c
       const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
       const int64_t n0 = N * t / nt / 16 * 16, n1 = t + 1 == nt ? N : N * (t + 1) / nt / 16 * 16;
       thread_local std::vector<float> scratch;
-      k_->gemm_bf16_large(x, M, K, K, w, K, n0, n1, y, ldy,
-                          grow(scratch, k_->gemm_bf16_large_scratch(K)));
+      float* s = grow(scratch, k_->gemm_bf16_large_scratch(K));
+      if (w.panels && k_->gemm_bf16_large_panels) {
+        k_->gemm_bf16_large_panels(x, M, K, K, w.panels, n0, n1, y, ldy, s);
+      } else {
+        k_->gemm_bf16_large(x, M, K, K, w.rows, K, n0, n1, y, ldy, s);
+      }
     }
     return;
   }
-  if (cpu::onednn_gemm_bf16(x, M, K, K, w, N, y, ldy)) return;
+  if (cpu::onednn_gemm_bf16(x, M, K, K, w.rows, N, y, ldy)) return;
   // No usable oneDNN kernel on this machine: plain loops.
 #pragma omp parallel for
   for (int64_t n = 0; n < N; ++n)
     for (int64_t m = 0; m < M; ++m) {
       float s = 0;
-      for (int64_t k = 0; k < K; ++k) s += bf16_to_f32(x[m * K + k]) * bf16_to_f32(w[n * K + k]);
+      for (int64_t k = 0; k < K; ++k)
+        s += bf16_to_f32(x[m * K + k]) * bf16_to_f32(w.rows[n * K + k]);
       y[m * ldy + n] = s;
     }
 }
@@ -175,7 +216,7 @@ void CpuFastBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, T
   if (w.dtype() == DType::BF16) {
     uint16_t* xb = grow(s_->xb, T * in);
     to_bf16(k_, x.data<float>(), xb, T * in);
-    matmul_bf16(xb, T, in, w.data<uint16_t>(), out, yp, out);
+    matmul_bf16(xb, T, in, bf16_weight(w), out, yp, out);
   } else if (w.dtype() != DType::F32 ||
              !cpu::onednn_gemm_f32(x.data<float>(), T, in, in, w.data<float>(), out, yp, out)) {
     CpuReferenceBackend::linear(x, w, b, y);
@@ -386,19 +427,19 @@ void CpuFastBackend::experts_bf16(const uint16_t* rows, std::span<const int64_t>
     int64_t ldg = I;
     const float* U = nullptr;
     if (fused) {
-      matmul_bf16_upto(X, m, H, w.gate_up[size_t(e)].data<uint16_t>(), 2 * I, G, 2 * I,
+      matmul_bf16_upto(X, m, H, bf16_weight(w.gate_up[size_t(e)]), 2 * I, G, 2 * I,
                        expert_small_m_);
       ldg = 2 * I;
       U = G + I;
     } else {
       float* Up = grow(buf.up, m * I);
-      matmul_bf16_upto(X, m, H, w.gate[size_t(e)].data<uint16_t>(), I, G, I, expert_small_m_);
-      matmul_bf16_upto(X, m, H, w.up[size_t(e)].data<uint16_t>(), I, Up, I, expert_small_m_);
+      matmul_bf16_upto(X, m, H, bf16_weight(w.gate[size_t(e)]), I, G, I, expert_small_m_);
+      matmul_bf16_upto(X, m, H, bf16_weight(w.up[size_t(e)]), I, Up, I, expert_small_m_);
       U = Up;
     }
 #pragma omp parallel for if (m * I > kParallelElems)
     for (int64_t r = 0; r < m; ++r) k_->silu_mul_bf16(G + r * ldg, U + r * ldg, A + r * I, I);
-    matmul_bf16_upto(A, m, I, w.down[size_t(e)].data<uint16_t>(), H, Y, H, expert_small_m_);
+    matmul_bf16_upto(A, m, I, bf16_weight(w.down[size_t(e)]), H, Y, H, expert_small_m_);
     scale_rows(Y, m, H, row_weight.data() + r0, Y);
   };
   // With many experts of many rows each (prefill), the experts are spread over the threads and
@@ -462,14 +503,12 @@ void CpuFastBackend::experts_bf16_few_rows(const uint16_t* rows, std::span<const
       const uint16_t* X = rows + r0 * H;
       float* Ge = G + (r0 - base) * 2 * I;
       if (fused) {
-        const uint16_t* gu = w.gate_up[size_t(e)].data<uint16_t>();
-        k_->gemm_bf16_small(X, m, H, H, gu, H, i0, i1, Ge, 2 * I);
-        k_->gemm_bf16_small(X, m, H, H, gu, H, I + i0, I + i1, Ge, 2 * I);
+        const Bf16Weight gu = bf16_weight(w.gate_up[size_t(e)]);
+        gemm_small(X, m, H, gu, i0, i1, Ge, 2 * I);
+        gemm_small(X, m, H, gu, I + i0, I + i1, Ge, 2 * I);
       } else {
-        k_->gemm_bf16_small(X, m, H, H, w.gate[size_t(e)].data<uint16_t>(), H, i0, i1, Ge,
-                             2 * I);
-        k_->gemm_bf16_small(X, m, H, H, w.up[size_t(e)].data<uint16_t>(), H, i0, i1, Ge + I,
-                             2 * I);
+        gemm_small(X, m, H, bf16_weight(w.gate[size_t(e)]), i0, i1, Ge, 2 * I);
+        gemm_small(X, m, H, bf16_weight(w.up[size_t(e)]), i0, i1, Ge + I, 2 * I);
       }
       for (int64_t r = 0; r < m; ++r)
         k_->silu_mul_bf16(Ge + r * 2 * I + i0, Ge + r * 2 * I + I + i0,
@@ -480,8 +519,7 @@ void CpuFastBackend::experts_bf16_few_rows(const uint16_t* rows, std::span<const
     for (int e : active) {
       const int64_t r0 = offsets[size_t(e)], m = offsets[size_t(e) + 1] - r0;
       float* Y = y_rows + r0 * H;
-      k_->gemm_bf16_small(A + (r0 - base) * I, m, I, I, w.down[size_t(e)].data<uint16_t>(), I,
-                           h0, h1, Y, H);
+      gemm_small(A + (r0 - base) * I, m, I, bf16_weight(w.down[size_t(e)]), h0, h1, Y, H);
       for (int64_t r = 0; r < m; ++r)
         for (int64_t c = h0; c < h1; ++c) Y[r * H + c] *= row_weight[size_t(r0 + r)];
     }
@@ -519,7 +557,7 @@ void CpuFastBackend::matmul_mxfp4(const float* x, int64_t M, int64_t K, const Te
   split_rows(N, N * K, [&](int64_t n0, int64_t n1) {
     k_->mxfp4_rows_to_bf16(b, s, K, n0, n1, wb + n0 * K);
   });
-  matmul_bf16_upto(xb, M, K, wb, N, y, N, expert_small_m_);
+  matmul_bf16_upto(xb, M, K, Bf16Weight{wb, nullptr}, N, y, N, expert_small_m_);
 }
 
 void CpuFastBackend::experts_mxfp4(const Tensor& x_rows, std::span<const int64_t> offsets,

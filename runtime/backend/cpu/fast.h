@@ -1,11 +1,14 @@
 // CpuFastBackend ("cpu"): the fast CPU path, at the CPU level chosen at start
 // (runtime/core/cpu_isa.h; its kernels: kernels.h). bf16 weights are used in place (zero-copy
-// views of the checkpoint) with f32 accumulation: products of few rows (decode) through the
-// level's streaming kernel; products of many rows through oneDNN's bf16 matmul (AMX / AVX-512
-// BF16 brgemm) at the avx512_bf16 and amx levels, and through the level's own blocked kernel
-// (bf16 widened to f32 in cache-sized panels, FMA) at avx2 and avx512, where oneDNN 2.6 has no
-// fast bf16 matmul. Activations stay f32 (GEMM inputs are rounded to bf16, as a bf16
-// checkpoint's are in the reference); multi-threaded with OpenMP. The KV cache of a bf16 model
+// views of the checkpoint), except at the avx2 and avx512 levels, whose kernels read a product's
+// weights in panels (kernels.h) that prepare_weight makes once: a private copy of every bf16
+// matrix but the embedding table (the same bytes; the same sums, without transposing rows on
+// every pass), the mapped rows then left to the page cache. Sums are f32: products of few rows
+// (decode) through the level's streaming kernel; products of many rows through oneDNN's bf16
+// matmul (AMX / AVX-512 BF16 brgemm) at the avx512_bf16 and amx levels, and through the level's own
+// blocked kernel (bf16 widened to f32 in cache-sized panels, FMA) at avx2 and avx512, where
+// oneDNN 2.6 has no fast bf16 matmul. Activations stay f32 (GEMM inputs are rounded to bf16, as a
+// bf16 checkpoint's are in the reference); multi-threaded with OpenMP. The KV cache of a bf16 model
 // is bf16 in a blocked layout (kernels.h) read by the level's attention kernels: a prefill
 // sequence's queries 16 rows at a time on the AMX tile units at the amx level, otherwise 4 rows
 // at a time on the vector units.
@@ -39,8 +42,9 @@ class CpuFastBackend : public CpuReferenceBackend {
   ~CpuFastBackend() override;
 
   std::string name() const override { return "cpu"; }
-  // F16 weights become f32 copies; weights not aligned for their element type are copied.
-  Tensor prepare_weight(const Tensor& w) override;
+  // F16 weights become f32 copies; weights not aligned for their element type are copied; a
+  // bf16 matrix of a product gets its panels where the level's kernels read them.
+  Tensor prepare_weight(const Tensor& w, WeightUse use) override;
 
   void norm(const Tensor& x, const Tensor& w, const Tensor* b, const NormSpec& spec,
             Tensor& out) override;
@@ -59,17 +63,28 @@ class CpuFastBackend : public CpuReferenceBackend {
                   Tensor& y_rows) override;
   DType kv_dtype(DType act) const override;
 
+  // A bf16 [N, K] weight as the kernels read it: its rows, and the panels (kernels.h) that
+  // prepare_weight attaches where the level's kernels have them (else null).
+  struct Bf16Weight {
+    const uint16_t* rows = nullptr;
+    const uint16_t* panels = nullptr;
+  };
+  static Bf16Weight bf16_weight(const Tensor& w);
+
   // y[M, N] (row stride ldy) = x[M, K] . w[N, K]^T for bf16 x and w: the product every bf16
-  // linear goes through (exposed for tests and benchmarks).
-  void matmul_bf16(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w, int64_t N,
-                   float* y, int64_t ldy);
+  // linear goes through.
+  void matmul_bf16(const uint16_t* x, int64_t M, int64_t K, Bf16Weight w, int64_t N, float* y,
+                   int64_t ldy);
 
  private:
   struct Scratch;
   // matmul_bf16 through the streaming kernel up to small_m rows, oneDNN above (expert products
   // pass expert_small_m_).
-  void matmul_bf16_upto(const uint16_t* x, int64_t M, int64_t K, const uint16_t* w, int64_t N,
-                        float* y, int64_t ldy, int64_t small_m);
+  void matmul_bf16_upto(const uint16_t* x, int64_t M, int64_t K, Bf16Weight w, int64_t N, float* y,
+                        int64_t ldy, int64_t small_m);
+  // The streaming kernel on rows [n0, n1) of w (its panels where it has them).
+  void gemm_small(const uint16_t* x, int64_t M, int64_t K, Bf16Weight w, int64_t n0, int64_t n1,
+                  float* y, int64_t ldy) const;
   // Grouped expert FFN over bf16 rows (sorted by expert: expert e's are rows [offsets[e],
   // offsets[e+1]) of rows and of y_rows).  rows: [offsets.back(), H]; y_rows: [.., H]
   void experts_bf16(const uint16_t* rows, std::span<const int64_t> offsets,

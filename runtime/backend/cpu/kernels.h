@@ -19,6 +19,13 @@
 //   V block of one KV head: [8][D][2]           (key j, dim d at ((j/2)*D + d)*2 + j%2)
 // so that 16 keys' scores, and 16 dims of p.V over a key pair, are one vdpbf16ps each.
 //
+// Panels of a bf16 [N, K] matrix W (pack_bf16_panels): ceil(N / 16) panels of K x 16 values;
+// panel p's 16 values for k start at panels + (p K + k) 16 and hold, for i < 8, W[16p + i, k]
+// at 2i and W[16p + 8 + i, k] at 2i + 1 (zero past row N). One 32-byte load then gives rows
+// 16p .. 16p + 7 as 8 f32 (the low halves of its 32-bit lanes, shifted up) and 16p + 8 .. 16p +
+// 15 (the high halves, masked): the avx2 level's order of sums (one chain per output, k
+// ascending, vectors across rows) without transposing W's rows on every pass.
+//
 // MXFP4 weights stay in the published layout (runtime/core/dtype.h, decode_mxfp4): row n of an
 // [N, K] matrix is K/2 bytes of blocks (two FP4 E2M1 values per byte, low nibble first) at
 // blocks + n K/2 and K/32 E8M0 scales at scales + n K/32; K % 32 == 0. Every MXFP4 value is a
@@ -52,6 +59,15 @@ struct Kernels {
                           int64_t ldw, int64_t n0, int64_t n1, float* y, int64_t ldy,
                           float* scratch);
   int64_t (*gemm_bf16_large_scratch)(int64_t K);
+  // gemm_bf16_small and gemm_bf16_large on W in panels (kPanelRows, below) instead of rows:
+  // bitwise the same outputs. Null at levels whose kernels read W's rows as they are. The large
+  // one needs n0 % kPanelRows == 0.
+  void (*gemm_bf16_small_panels)(const uint16_t* x, int64_t M, int64_t K, int64_t ldx,
+                                 const uint16_t* panels, int64_t n0, int64_t n1, float* y,
+                                 int64_t ldy);
+  void (*gemm_bf16_large_panels)(const uint16_t* x, int64_t M, int64_t K, int64_t ldx,
+                                 const uint16_t* panels, int64_t n0, int64_t n1, float* y,
+                                 int64_t ldy, float* scratch);
 
   // out[i] = silu(g[i]) * u[i]; into bf16 (next GEMM's input) or f32.
   void (*silu_mul_bf16)(const float* g, const float* u, uint16_t* out, int64_t n);
@@ -101,6 +117,15 @@ struct Kernels {
                                const uint8_t* blocks, const uint8_t* scales, int64_t n0, int64_t n1,
                                float* y, int64_t ldy);
 };
+
+constexpr int64_t kPanelRows = 16;
+
+// Elements pack_bf16_panels writes for an [N, K] matrix: ceil(N / 16) * 16 * K.
+int64_t panels_size(int64_t N, int64_t K);
+// Writes panels [p0, p1) of the [N, K] bf16 matrix w (rows ldw apart) in the panel layout
+// above, panel p at out + p * 16 * K. Plain C++: any level, any thread's share of the panels.
+void pack_bf16_panels(const uint16_t* w, int64_t N, int64_t K, int64_t ldw, int64_t p0, int64_t p1,
+                      uint16_t* out);
 
 // The kernels of `level` (avx512 gives AVX2's, amx the AVX512-BF16 ones with AMX attention);
 // null for kGeneric, for a level above active_isa(), and for a level this build has no kernels

@@ -34,6 +34,11 @@ MOE_LEVEL_KERNEL_DECLARATIONS
 void gemm_bf16_large(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w,
                      int64_t ldw, int64_t n0, int64_t n1, float* y, int64_t ldy, float* scratch);
 int64_t gemm_bf16_large_scratch(int64_t K);
+void gemm_bf16_small_panels(const uint16_t* x, int64_t M, int64_t K, int64_t ldx,
+                            const uint16_t* panels, int64_t n0, int64_t n1, float* y, int64_t ldy);
+void gemm_bf16_large_panels(const uint16_t* x, int64_t M, int64_t K, int64_t ldx,
+                            const uint16_t* panels, int64_t n0, int64_t n1, float* y, int64_t ldy,
+                            float* scratch);
 extern const Kernels kTable;  // kernels_avx2.cpp
 }  // namespace moe::cpu::avx2
 

@@ -26,7 +26,7 @@ class CpuReferenceBackend : public Backend {
 
   Tensor alloc(DType t, Shape shape) override;
   Tensor alloc_reserved(DType t, Shape shape) override;
-  Tensor prepare_weight(const Tensor& w) override { return w; }
+  Tensor prepare_weight(const Tensor& w, WeightUse) override { return w; }
   Tensor to_host(const Tensor& t) override { return t; }
   Tensor from_host(const Tensor& t) override { return t; }
 

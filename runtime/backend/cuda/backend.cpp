@@ -93,7 +93,7 @@ Tensor CudaBackend::from_host(const Tensor& t) {
   return d;
 }
 
-Tensor CudaBackend::prepare_weight(const Tensor& w) {
+Tensor CudaBackend::prepare_weight(const Tensor& w, WeightUse) {
   if (w.device() == Device::CUDA) return w;
   if (w.dtype() == DType::F16) return from_host(w.to_f32());
   return from_host(w);

@@ -36,7 +36,7 @@ class CudaBackend final : public Backend {
 
   Tensor alloc(DType t, Shape shape) override;
   Tensor alloc_reserved(DType t, Shape shape) override;
-  Tensor prepare_weight(const Tensor& w) override;
+  Tensor prepare_weight(const Tensor& w, WeightUse use) override;
   Tensor to_host(const Tensor& t) override;
   Tensor from_host(const Tensor& t) override;
 

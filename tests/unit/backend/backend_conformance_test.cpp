@@ -67,7 +67,7 @@ class BackendConformance : public ::testing::TestWithParam<Target> {
   double bound(double b) const {
     return GetParam().bf16_rounding ? std::max(b, kBf16EmulationFloor) : b;
   }
-  Tensor dev(const Tensor& t) { return be->prepare_weight(t); }
+  Tensor dev(const Tensor& t) { return be->prepare_weight(t, WeightUse::kProduct); }
   Tensor host(const Tensor& t) { return be->to_host(t); }
   Tensor out(Shape s) { return be->alloc(DType::F32, std::move(s)); }
 
@@ -198,7 +198,7 @@ void attention_case(Backend& ref, Backend& be, Rand& r, DType cache_dtype, int D
   spec.dtype = cache_dtype;
   KvCache cdev(be, spec);
   const Tensor sink_t = r.f32({nh}, 1.0f, true);
-  const Tensor sink_d = be.prepare_weight(sink_t);
+  const Tensor sink_d = be.prepare_weight(sink_t, WeightUse::kProduct);
   AttentionArgs args;
   args.scale = 1.0f / std::sqrt(float(D));
   args.sliding_window = window;
@@ -282,7 +282,7 @@ TEST_P(BackendConformance, RoutingKindsSelectTheSameExperts) {
 ExpertWeights on_backend(Backend& be, ExpertWeights w) {
   for (auto* v : {&w.gate, &w.up, &w.gate_up, &w.down, &w.gate_up_scales, &w.down_scales,
                   &w.gate_up_bias, &w.down_bias})
-    for (Tensor& t : *v) t = be.prepare_weight(t);
+    for (Tensor& t : *v) t = be.prepare_weight(t, WeightUse::kProduct);
   return w;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/backend/cpu/fast.h"
+#include "runtime/backend/cpu/kernels.h"
 #include "runtime/backend/cpu/reference.h"
 #include "tests/unit/backend/op_test_util.h"
 
@@ -93,6 +94,53 @@ TEST_F(FastBackend, MoeExpertsOfFewRowsSplitOverThreadsEqualOneThreadBitwise) {
     for (int64_t T : {1, 5, 40}) {  // 4, 20 and 160 rows over 16 experts
       SCOPED_TRACE(::testing::Message() << "T=" << T << " layout " << int(layout));
       expect_threads_agree_bitwise(fast, ref, r, w, T, /*k=*/4);
+    }
+  }
+}
+
+// prepare_weight re-lays a bf16 product weight in panels where the level's kernels read them
+// (kernels.h; avx2), and leaves a table (embedding) as it is; the linears and MoE experts on the
+// prepared weights then give every output bitwise what the same weights' rows give, for token
+// counts of decode and prefill and row counts that are not multiples of a panel.
+TEST_F(FastBackend, PreparedWeightsGiveTheRowsBits) {
+  const uint64_t seed = base_seed() + 9;
+  SCOPED_TRACE(::testing::Message() << "MOE_TEST_SEED=" << seed);
+  Rand r(seed);
+  const cpu::Kernels* k = cpu::kernels();
+  const bool panels = k && k->gemm_bf16_small_panels;
+  const Tensor w = r.bf16({45, 100}, 0.1f);
+  EXPECT_EQ(fast.prepare_weight(w, WeightUse::kProduct).layout() != nullptr, panels);
+  EXPECT_EQ(fast.prepare_weight(w, WeightUse::kTable).layout(), nullptr);
+  EXPECT_EQ(fast.prepare_weight(r.f32({45, 100}), WeightUse::kProduct).layout(), nullptr);
+  if (!panels) GTEST_SKIP() << "the kernels of this level read W's rows as they are";
+  const Tensor prepared = fast.prepare_weight(w, WeightUse::kProduct);
+  for (int64_t T : {1, 3, 5, 16, 40}) {
+    SCOPED_TRACE(::testing::Message() << "T=" << T);
+    const Tensor x = r.f32({T, 100});
+    Tensor rows = Tensor::empty(DType::F32, {T, 45}), pan = Tensor::empty(DType::F32, {T, 45});
+    fast.linear(x, w, nullptr, rows);
+    fast.linear(x, prepared, nullptr, pan);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < T * 45; ++i) differ += rows.data<float>()[i] != pan.data<float>()[i];
+    EXPECT_EQ(differ, 0) << "of " << T * 45 << " outputs";
+  }
+  for (auto layout : {ExpertWeights::GateUp::kSeparate, ExpertWeights::GateUp::kFused}) {
+    const ExpertWeights ew = random_experts(r, /*E=*/8, /*H=*/72, /*I=*/40, layout,
+                                            ExpertWeights::Format::kFloat, DType::BF16, false);
+    ExpertWeights ep = ew;
+    for (auto* v : {&ep.gate, &ep.up, &ep.gate_up, &ep.down})
+      for (Tensor& t : *v) t = fast.prepare_weight(t, WeightUse::kProduct);
+    for (int64_t T : {1, 6, 200}) {  // few rows per expert, and many (the blocked kernel)
+      SCOPED_TRACE(::testing::Message() << "T=" << T << " layout " << int(layout));
+      const Tensor x = r.f32({T, 72}, 1.0f, true);
+      Tensor ex = Tensor::empty(DType::I32, {T, 2}), wt = Tensor::empty(DType::F32, {T, 2});
+      random_routing(r, 8, 2, ex, wt);
+      Tensor a = Tensor::empty(DType::F32, {T, 72}), b = Tensor::empty(DType::F32, {T, 72});
+      fast.moe_experts(x, ex, wt, ew, a);
+      fast.moe_experts(x, ex, wt, ep, b);
+      int64_t differ = 0;
+      for (int64_t i = 0; i < T * 72; ++i) differ += a.data<float>()[i] != b.data<float>()[i];
+      EXPECT_EQ(differ, 0) << "of " << T * 72 << " outputs";
     }
   }
 }
