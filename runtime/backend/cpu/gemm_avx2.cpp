@@ -23,9 +23,8 @@
 // sequential streams.
 // gemm_bf16_small_panels: k in segments of kPanelSeg, token rows in blocks of kPanelBlock
 // (widened), then each panel's segment (16 KiB, in L1) against tiles of up to 6 token rows, or
-// two panels at once for up to 3 rows; W is read once, as one sequential stream. Measured on
-// 2 Zen 3 cores against gemm_bf16_small, the same bits: 1.1x at 1-3 token rows, 1.6-2.2x at
-// 4-16 (bench/README.md).
+// two panels at once for up to 3 rows; W is read once, as one sequential stream (figures
+// against gemm_bf16_small: bench/README.md, small_gemm_bench).
 #include <immintrin.h>
 
 #include <algorithm>
