@@ -17,6 +17,8 @@ PKGS=(
   libgtest-dev libgmock-dev
   # tools/gpu_kit.sh: the GPU kit's RPATHs
   patchelf
+  # tools/cross_compile_check.py (make test): the runtime's plain C++ path, built for aarch64
+  g++-aarch64-linux-gnu
   python3 python3-numpy python3-h5py python3-matplotlib
 )
 if [[ "${1:-}" == "--with-cluster" ]]; then
