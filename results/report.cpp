@@ -213,6 +213,10 @@ std::string format_report(const std::filesystem::path& results, const ReportOpti
   const Table pt = Table::read(root, "points");
   const Table tt = Table::read(root, "tasks");
   const Table at = Table::read(root, "accuracy");
+  if (pt.rows() == 0 && at.rows() == 0)  // a `moe-sweep routing` output, or a sweep without tasks
+    return fmt::format("{}: no scored points (no tasks in this sweep); its routing statistics "
+                       "and expert sets: moe-sweep analyze {}\n",
+                       results.string(), results.string());
 
   std::vector<PointRow> points(pt.rows());
   {

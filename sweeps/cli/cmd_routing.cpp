@@ -5,10 +5,13 @@
 // out, the units run locally into the config's output directory (statistics units have the same
 // ids as in `moe-sweep run` of the same config, so either reuses what the other computed), and
 // they are merged into FILE (default <output>/routing.h5). A corpus without `samples` counts
-// every sequence its files hold. Under MPI or SLURM, use `run`/`submit` and `merge` instead.
+// every sequence its files hold. The output directory keeps the routing-only config
+// (config.yaml, unless a `run` wrote the whole sweep's), so `status DIR` and `merge DIR` read it
+// as any sweep's. Under MPI or SLURM, use `run`/`submit` and `merge` instead.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "results/merge.h"
@@ -40,15 +43,11 @@ MOE_COMMAND(routing, 12, "Collect the routing statistics of a config's routing l
   return [a] {
     using namespace moe::sweeps;
     install_stop_handlers();
-    SweepConfig c = load_config(a->config, a->overrides);
-    if (c.routing.empty())
-      throw moe::InputError(c.source.string() + ": routing",
-                            "expected a list of {corpus, languages} to collect, found none");
-    c.tasks.clear();
-    c.grid.clear();
-    c.rules.clear();
-    c.baseline = false;
+    const SweepConfig c = routing_only(load_config(a->config, a->overrides));
     moe::results::Store store(c.output);
+    // The snapshot `status` and `merge DIR` read, unless a sweep's run of the directory wrote
+    // one (its plan holds these statistics units too).
+    if (!std::filesystem::exists(store.config_path())) record_config(store, c);
     const InputIdentity inputs = identify_inputs(c);
     record_inputs(store, inputs, a->accept_changed);
     const Plan plan = make_plan(c, data_sample_counter(c), inputs);

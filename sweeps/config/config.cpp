@@ -721,6 +721,24 @@ SweepConfig parse_config(const std::string& yaml_text, const std::string& label,
   return c;
 }
 
+SweepConfig routing_only(SweepConfig c) {
+  if (c.routing.empty())
+    throw InputError(c.source.string() + ": routing",
+                     "expected a list of {corpus, languages} to collect, found none");
+  YAML::Node tree = YAML::Load(c.resolved_text);
+  for (const char* key : {"tasks", "grid", "interventions", "experts"}) tree.remove(key);
+  tree["baseline"] = false;
+  YAML::Emitter out;
+  out << tree;
+  c.resolved_text = std::string(out.c_str()) + "\n";
+  c.tasks.clear();
+  c.grid.clear();
+  c.interventions = InterventionOptions{};
+  c.rules.clear();
+  c.baseline = false;
+  return c;
+}
+
 SweepConfig load_config(const std::filesystem::path& path,
                         const std::vector<std::string>& overrides) {
   std::ifstream in(path, std::ios::binary);

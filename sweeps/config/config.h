@@ -232,6 +232,12 @@ SweepConfig load_config(const std::filesystem::path& path,
 SweepConfig parse_config(const std::string& yaml_text, const std::string& label,
                          const std::vector<std::string>& overrides = {});
 
+// The statistics phase of `c` alone (`moe-sweep routing`): no tasks, grid, interventions,
+// expert rules or baseline, and resolved_text the same YAML without those keys, so that the
+// snapshot a store keeps (config.yaml) and a merged file record what ran. `c` needs a
+// `routing` list (InputError naming it otherwise).
+SweepConfig routing_only(SweepConfig c);
+
 // Expands ${NAME} and ${NAME:-default} in `value`; an unset variable without a default is an
 // InputError at `where`.
 std::string expand_env(const std::string& value, const std::string& where);

@@ -442,6 +442,8 @@ std::map<std::string, std::map<std::string, double>> read_baseline_accuracy(
   std::map<std::string, std::map<std::string, double>> out;
   if (!root.has("accuracy")) return out;
   const h5::Group t = root.open_group("accuracy");
+  // A file without scored tasks (`moe-sweep routing`'s) has the table with no rows: no columns.
+  if (!t.has("model")) return out;
   const auto model = t.read_strings("model");
   const auto tasks_col = t.read_strings("task");
   const auto method = t.read_strings("method");

@@ -6,8 +6,8 @@ Usage: routing_e2e.py check|demo WORK_DIR
          independent numpy computation of check_routing_stats.py, for each importance variant
          (and raw logits against the trace's logits rounded to bf16); a config without a
          routing list is refused with a one-line error
-  demo   routing over small FLORES-format files in six languages, analyze (with a per-language
-         accuracy CSV), figures.py; checks the tables printed, the stored analysis and that
+  demo   routing over small FLORES-format files in six languages; analyze (without, then with
+         a per-language accuracy CSV), status and report on that output, figures.py; checks the tables printed, the stored analysis and that
          every PNG exists and is not blank
 Environment: MOE_CLI (the moe-sweep binary), MOE_SOURCE_DIR, MOE_TEST_PYTHON.
 Runs with Debian's /usr/bin/python3 + python3-numpy + python3-h5py + python3-matplotlib.
@@ -224,6 +224,19 @@ def demo(work):
     acc = os.path.join(work, "accuracy.csv")
     with open(acc, "w") as f:
         f.write("language,accuracy\nen,0.82\nde,0.71\nfr,0.74\nes,0.73\nzh,0.55\nsw,0.31\n")
+    # The routing output on its own: analyze without accuracies (the file's /accuracy has no
+    # rows), status of its output directory and of its config, and report (nothing scored).
+    text = run([CLI, "analyze", out])
+    if "divergence from 'en'" not in text or "correlation" in text:
+        raise SystemExit("analyze without accuracies: unexpected output")
+    out_dir = os.path.join(work, "out")
+    for target in (out_dir, cfg):
+        text = run([CLI, "status", target])
+        if "units    6 of 6 done" not in text:
+            raise SystemExit("status %s does not show the 6 statistics units done" % target)
+    text = run([CLI, "report", out])
+    if "no scored points" not in text or "moe-sweep analyze" not in text:
+        raise SystemExit("report of a routing output: unexpected output")
     text = run([CLI, "analyze", out, "--accuracy", acc, "--tau", "0.2"])
     for needle in ["divergence from 'en'", "routing entropy", "token routing consistency",
                    "correlation of divergence with accuracy across 5 languages",

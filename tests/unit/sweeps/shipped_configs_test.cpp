@@ -54,5 +54,31 @@ TEST(ShippedConfigs, DemoConfigPlansWithItsOwnData) {
   EXPECT_EQ(p.stats.size(), 5u);
 }
 
+// routing_only keeps the routing list's statistics of a full study config (units with the same
+// ids as the full sweep's), nothing else, and a resolved YAML that parses back to the same plan (the config.yaml that
+// `moe-sweep routing` leaves for `status` and `merge DIR`).
+TEST(ShippedConfigs, RoutingOnlyKeepsTheStatisticsAndParsesBackToTheSamePlan) {
+  ::setenv("MOE_DEMO_DATA", MOE_SOURCE_DIR "/configs/demo_data", 1);
+  const SweepConfig full =
+      load_config(std::filesystem::path(MOE_SOURCE_DIR) / "configs/demo.yaml");
+  const SweepConfig r = routing_only(full);
+  EXPECT_TRUE(r.tasks.empty() && r.grid.empty() && r.rules.empty());
+  EXPECT_FALSE(r.baseline);
+  const Plan full_plan = make_plan(full), plan = make_plan(r);
+  EXPECT_TRUE(plan.points.empty() && plan.expert_sets.empty());
+  size_t listed = 0;  // the routing list's (model, corpus, language); the rules add more
+  for (const RoutingCollect& rc : full.routing) listed += rc.languages.size() * full.models.size();
+  ASSERT_EQ(plan.stats.size(), listed);
+  for (const StatsSpec& st : plan.stats) {  // the same units as the full sweep's: shared ids
+    bool found = false;
+    for (const StatsSpec& f : full_plan.stats) found |= f.id == st.id;
+    EXPECT_TRUE(found) << st.id;
+  }
+  const SweepConfig back = parse_config(r.resolved_text, "config.yaml");
+  EXPECT_EQ(make_plan(back).hash, plan.hash);
+  for (const char* key : {"tasks:", "grid:", "experts:", "interventions:"})
+    EXPECT_EQ(r.resolved_text.find(key), std::string::npos) << key;
+}
+
 }  // namespace
 }  // namespace moe::sweeps
