@@ -193,6 +193,8 @@ MergeReport merge(const Store& store, const MergeSpec& spec, const fs::path& out
     root.set_attr("config_yaml", spec.config_yaml);
     root.set_attr("config_resolved", spec.resolved_yaml);
     root.set_attr("plan_hash", spec.plan_hash);
+    root.set_attr("layer_indexing",
+                  std::string(spec.layers_one_based ? "one_based" : "zero_based"));
     root.set_attr("code_version", std::string(code_version()));
     root.set_attr("cpu_isa", std::string(cpu::isa_description()));
     root.set_attr("created", iso_now());

@@ -80,6 +80,7 @@ struct MergeSpec {
   std::string config_yaml;    // the YAML as written
   std::string resolved_yaml;  // overrides and ${VAR} applied
   std::string plan_hash;
+  bool layers_one_based = false;  // the config's layer_indexing (the file's layers are 0-indexed)
   std::vector<MergePoint> points;
   std::vector<MergeExpertSet> expert_sets;
   std::vector<MergeStats> stats;

@@ -22,6 +22,7 @@ struct PointRow {
   std::string id, model, task, method, rule, direction, baseline;
   int64_t layer_start = -1, layer_end = -1, top_k = -1, set_size = -1;
   double tau = kNaN, lambda = kNaN, thr = kNaN;
+  int layer_base = 0;  // 1 where the config writes layers 1-indexed (the file's are 0-indexed)
   bool is_baseline() const { return method == "none"; }
 };
 
@@ -79,9 +80,11 @@ std::string pval(double p) {
   return p < 1e-3 ? fmt::format("{:.1e}", p) : fmt::format("{:.3f}", p);
 }
 
-
+// The point's layer window as the config writes layers (layer_indexing).
 std::string window(const PointRow& p) {
-  return p.layer_start < 0 ? "-" : fmt::format("{}-{}", p.layer_start, p.layer_end);
+  return p.layer_start < 0
+             ? "-"
+             : fmt::format("{}-{}", p.layer_start + p.layer_base, p.layer_end + p.layer_base);
 }
 
 std::string describe(const PointRow& p) {
@@ -234,9 +237,13 @@ std::string format_report(const std::filesystem::path& results, const ReportOpti
     const auto& tau = column<double>(pt, "points", "tau", results);
     const auto& lambda = column<double>(pt, "points", "lambda", results);
     const auto& thr = column<double>(pt, "points", "thr", results);
+    // Files merged before the attribute existed: layers as stored (0-indexed).
+    const int layer_base =
+        root.has_attr("layer_indexing") && root.attr_string("layer_indexing") == "one_based" ? 1
+                                                                                             : 0;
     for (size_t i = 0; i < points.size(); ++i)
-      points[i] = {id[i], model[i], task[i], method[i], rule[i],  dir[i],   base[i],
-                   ls[i], le[i],    k[i],    size[i],   tau[i],   lambda[i], thr[i]};
+      points[i] = {id[i], model[i], task[i], method[i], rule[i],   dir[i], base[i],   ls[i],
+                   le[i], k[i],     size[i], tau[i],    lambda[i], thr[i], layer_base};
   }
   std::map<std::string, TaskRow> tasks;
   {
@@ -270,6 +277,8 @@ std::string format_report(const std::filesystem::path& results, const ReportOpti
                                                                ", PARTIAL: {} units missing",
                                                                root.attr_int("units_missing"))
                                                          : "");
+  if (!points.empty() && points[0].layer_base == 1)
+    out += "layers 1-indexed, as the config writes them (layer_indexing: one_based)\n";
   std::vector<std::pair<std::string, std::string>> model_tasks;
   for (const PointRow& p : points)
     if (std::find(model_tasks.begin(), model_tasks.end(), std::make_pair(p.model, p.task)) ==

@@ -239,9 +239,19 @@ void apply_override(YAML::Node& root, const std::string& assignment, YamlSource&
     const Step& st = steps[s];
     auto here = [&] { return fmt::format("override '{}': {}", assignment, done.empty() ? "(top level)" : done); };
     if (st.index < 0) {
-      if (!cur.IsMap() && !cur.IsNull())
-        throw InputError(here(), expected_found("a mapping to set '" + st.key + "' in",
-                                                cur.IsSequence() ? "a list" : "a value"));
+      if (!cur.IsMap() && !cur.IsNull()) {
+        std::string msg = expected_found("a mapping to set '" + st.key + "' in",
+                                         cur.IsSequence() ? "a list" : "a value");
+        // `routing.0.languages=`: a list's element is picked with brackets.
+        if (cur.IsSequence() && !st.key.empty() &&
+            st.key.find_first_not_of("0123456789") == std::string::npos)
+          msg += fmt::format(" (an element of a list is written {}[{}])",
+                             done.empty() ? "key" : done, st.key);
+        else if (cur.IsSequence())
+          msg += fmt::format(" (pick an element first: {}[0].{})", done.empty() ? "key" : done,
+                             st.key);
+        throw InputError(here(), msg);
+      }
       done = done.empty() ? st.key : done + "." + st.key;
       if (last) {
         cur[st.key] = value_node;

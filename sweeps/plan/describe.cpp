@@ -6,8 +6,9 @@
 
 namespace moe::sweeps {
 
-std::string layers_label(const LayerRange& r) {
-  return r.empty() ? "-" : fmt::format("{}-{}", r.start, r.end);
+std::string layers_label(const LayerRange& r, bool one_based) {
+  const int base = one_based ? 1 : 0;
+  return r.empty() ? "-" : fmt::format("{}-{}", r.start + base, r.end + base);
 }
 
 namespace {
@@ -29,7 +30,8 @@ std::string point_label(const SweepConfig& c, const Plan& plan, const Point& p) 
                               method_name(p.method));
   if (p.is_baseline()) return s;
   const ExpertSetSpec& x = plan.expert_sets[p.expert_set];
-  s += fmt::format(" experts={} layers={}", c.rules[x.rule].name, layers_label(p.layers));
+  s += fmt::format(" experts={} layers={}", c.rules[x.rule].name,
+                   layers_label(p.layers, c.layers_one_based));
   if (x.tau) s += fmt::format(" tau={:g}", *x.tau);
   if (x.top_k) s += fmt::format(" K={}", *x.top_k);
   if (x.thr) s += fmt::format(" thr={:g}", *x.thr);
@@ -77,18 +79,19 @@ std::string describe_plan(const SweepConfig& c, const Plan& plan, const Describe
                        c.models[x.model].name, r.name, rule_kind_name(r.kind), opt(x.tau),
                        opt(x.top_k), opt(x.thr), x.stats.size());
   }
-  // points (layers 0-indexed, inclusive)
+  // points (layers inclusive, indexed as the config writes them)
+  if (c.layers_one_based)
+    out += "layers 1-indexed, as the config writes them (layer_indexing: one_based)\n";
   out += fmt::format("{:<16} {:<10} {:<10} {:<15} {:<12} {:<7} {:>5} {:>7} {:>4} {:>5} {:<8}\n",
                      "point", "model", "task", "method", "experts", "layers", "tau", "lambda",
                      "K", "thr", "dir");
   for (auto& p : plan.points) {
     const ExpertSetSpec* x = p.expert_set >= 0 ? &plan.expert_sets[p.expert_set] : nullptr;
-    out += fmt::format(
-        "{:<16} {:<10} {:<10} {:<15} {:<12} {:<7} {:>5} {:>7} {:>4} {:>5} {:<8}\n", p.id,
-        c.models[p.model].name, c.tasks[p.task].name, method_name(p.method),
-        x ? c.rules[x->rule].name : "-", layers_label(p.layers), x ? opt(x->tau) : "-",
-        opt(p.lambda), x ? opt(x->top_k) : "-", x ? opt(x->thr) : "-",
-        p.direction.empty() ? "-" : p.direction);
+    out += fmt::format("{:<16} {:<10} {:<10} {:<15} {:<12} {:<7} {:>5} {:>7} {:>4} {:>5} {:<8}\n",
+                       p.id, c.models[p.model].name, c.tasks[p.task].name, method_name(p.method),
+                       x ? c.rules[x->rule].name : "-", layers_label(p.layers, c.layers_one_based),
+                       x ? opt(x->tau) : "-", opt(p.lambda), x ? opt(x->top_k) : "-",
+                       x ? opt(x->thr) : "-", p.direction.empty() ? "-" : p.direction);
   }
   if (o.units) {
     for (size_t g = 0; g < plan.groups.size(); ++g) {

@@ -17,6 +17,7 @@ std::string describe_plan(const SweepConfig& c, const Plan& plan, const Describe
 
 // One-line labels used by the plan, status and logs.
 std::string point_label(const SweepConfig& c, const Plan& plan, const Point& p);
-std::string layers_label(const LayerRange& r);  // "8-35" (0-indexed) or "-"
+// "8-35" or "-": inclusive, 1-indexed where the config says layer_indexing: one_based.
+std::string layers_label(const LayerRange& r, bool one_based);
 
 }  // namespace moe::sweeps

@@ -16,6 +16,7 @@ results::MergeSpec merge_spec(const SweepConfig& c, const Plan& plan) {
   s.config_yaml = c.source_text;
   s.resolved_yaml = c.resolved_text;
   s.plan_hash = plan.hash;
+  s.layers_one_based = c.layers_one_based;
   for (const auto& x : plan.expert_sets) {
     const RuleSpec& r = c.rules[x.rule];
     s.expert_sets.push_back({x.id, c.models[x.model].name, r.name, rule_kind_name(r.kind),

@@ -201,6 +201,20 @@ TEST(Merge, AccuracyDeltasAndOrderAreComputedFromUnitFiles) {
   ro.task = "mgsm";
   ro.points = {"p1"};
   EXPECT_NE(format_report(d / "results.h5", ro).find("p1"), std::string::npos);
+  // A config with layer_indexing: one_based: the file keeps 0-indexed layers and says how the
+  // config writes them; the report prints the window 1..2 as the config wrote it, 2-3.
+  MergeSpec one_based = s;
+  one_based.layers_one_based = true;
+  ASSERT_FALSE(merge(st, one_based, d / "one_based.h5", false).written.empty());
+  {
+    h5::File f = h5::File::open(d / "one_based.h5");
+    EXPECT_EQ(f.root().attr_string("layer_indexing"), "one_based");
+    EXPECT_EQ(column<int64_t>(f.root(), "points", "layer_start"), (std::vector<int64_t>{-1, 1}));
+  }
+  const std::string rep1 = format_report(d / "one_based.h5", ReportOptions{});
+  EXPECT_NE(rep1.find("layers 1-indexed, as the config writes them"), std::string::npos) << rep1;
+  EXPECT_NE(rep1.find("soft math layers 2-3 tau=0.3"), std::string::npos) << rep1;
+  EXPECT_EQ(rep.find("1-indexed"), std::string::npos) << rep;
   fs::remove_all(d);
 }
 
