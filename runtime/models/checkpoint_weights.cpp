@@ -1,5 +1,9 @@
 // Loading from a checkpoint directory. Kept in its own translation unit so that code using only
 // in-memory weights does not link the safetensors and config.json readers.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
 #include "runtime/io/model_config.h"
 #include "runtime/io/safetensors.h"
 #include "runtime/models/model.h"
@@ -16,9 +20,14 @@ std::string CheckpointWeights::label() const { return ckpt_->dir().string(); }
 
 std::shared_ptr<Model> load_model(const std::filesystem::path& dir,
                                   const ModelLoadOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
   const io::ModelConfig config = io::load_model_config(dir);
   CheckpointWeights weights(dir);
-  return build_model(config, weights, options);
+  std::shared_ptr<Model> model = build_model(config, weights, options);
+  spdlog::info("loaded {} ({}) on backend {} in {:.1f} s", dir.string(), config.architecture,
+               model->backend().name(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return model;
 }
 
 }  // namespace moe

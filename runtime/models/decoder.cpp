@@ -1,6 +1,9 @@
 #include "runtime/models/decoder.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
 
 #include "runtime/core/error.h"
 #include "runtime/models/weights.h"
@@ -135,7 +138,18 @@ void DecoderModel::finalize() {
   prep(final_norm.weight);
   prep(final_norm.bias);
   moe_layers_.clear();
+  // Preparing a large checkpoint's weights (panels, a device upload) takes a while: a line every
+  // kProgressSeconds, none for a quick load.
+  constexpr double kProgressSeconds = 10.0;
+  const auto start = std::chrono::steady_clock::now();
+  auto last = start;
   for (size_t l = 0; l < layers.size(); ++l) {
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last).count() >= kProgressSeconds) {
+      spdlog::info("preparing the weights on backend {}: layer {} of {} ({:.0f} s)", be.name(), l,
+                   layers.size(), std::chrono::duration<double>(now - start).count());
+      last = now;
+    }
     DecoderLayer& L = layers[l];
     for (Tensor* t : {&L.input_norm.weight, &L.input_norm.bias, &L.post_norm.weight,
                       &L.post_norm.bias, &L.attn.wq, &L.attn.wk, &L.attn.wv, &L.attn.wo,
