@@ -8,7 +8,9 @@ Prints one line per family and exits non-zero when any check fails.
 Tolerance: 1e-5 absolute on the logits (f32 both sides; only summation order differs).
 
 Usage:  python3 tools/check_made_model.py [--cli build/bin/moe-sweep] [--family gpt_oss ...]
-Needs torch, transformers, h5py, numpy (the pip environment, not CI's).
+Needs torch, transformers, h5py, numpy, and accelerate for gpt_oss (transformers loads its MXFP4
+experts only with it): `pip install torch transformers accelerate h5py numpy` (not CI's
+environment).
 """
 import argparse
 import json
@@ -60,8 +62,16 @@ def main():
     ap.add_argument("--cli", default="build/bin/moe-sweep")
     ap.add_argument("--family", action="append", choices=FAMILIES)
     args = ap.parse_args()
+    families = args.family or FAMILIES
+    if "gpt_oss" in families:
+        try:
+            import accelerate  # noqa: F401  (transformers' MXFP4 loader needs it)
+        except ImportError:
+            sys.exit("check_made_model: gpt_oss needs the pip package accelerate (transformers "
+                     "loads MXFP4 experts only with it): pip install accelerate, or leave it out "
+                     "with --family for the others")
     with tempfile.TemporaryDirectory(prefix="moe_made_") as work:
-        ok = [check(args.cli, f, Path(work)) for f in args.family or FAMILIES]
+        ok = [check(args.cli, f, Path(work)) for f in families]
     sys.exit(0 if all(ok) else 1)
 
 
