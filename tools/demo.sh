@@ -2,8 +2,8 @@
 # The end-to-end demo behind `make demo`. Usage: tools/demo.sh BUILD_DIR
 # Makes a tiny random Qwen3-MoE checkpoint (and shows what it holds and how it tokenises), runs
 # configs/demo.yaml (routing statistics, expert identification, MGSM baseline and interventions;
-# on MPI ranks when mpirun is there), merges the units into one HDF5 file and prints the report
-# and the routing analysis. Outputs go to $MOE_DEMO_DIR (default demo-out/); a second run reuses
+# on MPI ranks when mpirun is there), merges the units into one HDF5 file, prints the report
+# and the routing analysis, and draws the figures (tools/figures.py). Outputs go to $MOE_DEMO_DIR (default demo-out/); a second run reuses
 # the finished units (delete the directory to start over).
 set -euo pipefail
 BUILD=${1:-build}
@@ -49,6 +49,15 @@ step "report"
 "$CLI" report "$OUT/sweep/results.h5" --top 5 --detail 1
 
 step "routing analysis"
-"$CLI" analyze "$OUT/sweep/results.h5" | head -40
+"$CLI" analyze "$OUT/sweep/results.h5" > "$OUT/analysis.txt"
+head -40 "$OUT/analysis.txt"
+
+step "figures"
+py=${PYTHON:-python3}
+if "$py" -c "import h5py, matplotlib" 2>/dev/null; then
+  "$py" tools/figures.py "$OUT/sweep/results.h5" --out "$OUT/figures"
+else
+  echo "skipped: tools/figures.py needs $py with h5py and matplotlib (PYTHON=... to choose)"
+fi
 
 printf '\nresults: %s (readable with h5py; schema in results/SCHEMA.md)\n' "$OUT/sweep/results.h5"
