@@ -246,13 +246,61 @@ nlohmann::json to_json(const YamlNode& n) {
 
 // ---- sections ---------------------------------------------------------------------------------
 
+}  // namespace
+
+const std::vector<ConfigSection>& config_sections() {
+  static const std::vector<ConfigSection> kSections = {
+      {"(top level)",
+       {"name", "output", "models", "corpora", "statistics", "routing", "experts", "tasks",
+        "layer_indexing", "interventions", "grid", "baseline", "execution", "slurm"}},
+      {"models.<name>",
+       {"path", "backend", "expert_parallel", "max_batch_tokens", "max_batch_seqs", "threads"}},
+      {"corpora.<name>", {"format", "path", "split", "field", "prompt", "samples"}},
+      {"statistics", {"importance", "tokens", "consistency_pairs", "seed", "raw_logits"}},
+      {"routing[i]", {"corpus", "languages"}},
+      {"experts.<name> (delta)", {"rule", "target", "reference", "tau"}},
+      {"experts.<name> (delta_3sigma)", {"rule", "target", "reference"}},
+      {"experts.<name> (affinity_exclusive, affinity_shared)",
+       {"rule", "corpus", "languages", "target", "K", "thr"}},
+      {"experts.<name>.target", {"corpus", "language", "languages"}},
+      {"experts.<name>.reference", {"corpus", "language"}},
+      {"tasks.<name>", {"kind", "path", "languages", "samples", "low_resource"}},
+      // The evaluator's task options (sweeps/eval/task.h), checked per kind when the task loads.
+      {"tasks.<name> (task options)",
+       {"variant", "shots", "shot_seed", "exemplars", "subjects", "per_subject", "sample_seed",
+        "level", "split", "source_language", "standard_size", "chat", "thinking",
+        "reasoning_effort", "chat_date", "max_new_tokens", "sampling"}},
+      {"interventions", {"std", "steer_precision", "hard_seed", "hard_eps"}},
+      {"grid[i]",
+       {"model", "task", "method", "experts", "layers", "tau", "lambda", "K", "thr", "direction",
+        "zip"}},
+      {"grid[i].zip",
+       {"model", "task", "method", "experts", "layers", "tau", "lambda", "K", "thr", "direction"}},
+      {"execution",
+       {"unit_samples", "batch_points", "lease_ttl_s", "heartbeat_s", "poll_s", "on_stop",
+        "max_points"}},
+      {"slurm",
+       {"array_tasks", "throttle", "time", "partition", "account", "gres", "mem", "qos", "nodes",
+        "ntasks", "cpus_per_task", "signal_s", "sbatch_args", "setup", "launcher"}},
+  };
+  return kSections;
+}
+
+const std::vector<std::string>& section_keys(std::string_view section) {
+  for (const ConfigSection& s : config_sections())
+    if (s.path == section) return s.keys;
+  MOE_ASSERT(false, "no config section '{}'", section);
+  std::abort();
+}
+
+namespace {
+
 void parse_models(const YamlNode& n, SweepConfig& c) {
   if (!n.defined() || !n.is_map() || n.size() == 0) n.expected("a mapping of model names to models");
   for (const auto& key : n.keys()) {
     YamlNode m = n[key];
     if (!m.is_map()) m.expected("a mapping with 'path'");
-    m.check_keys({"path", "backend", "expert_parallel", "max_batch_tokens", "max_batch_seqs",
-                  "threads"});
+    m.check_keys(section_keys("models.<name>"));
     ModelSpec s;
     s.name = key;
     if (!valid_name(key)) m.expected("a model name of letters, digits, '_', '-', '.'");
@@ -273,7 +321,7 @@ void parse_corpora(const YamlNode& n, SweepConfig& c) {
     YamlNode m = n[key];
     if (!m.is_map()) m.expected("a mapping with 'format' and 'path'");
     if (!valid_name(key)) m.expected("a corpus name of letters, digits, '_', '-', '.'");
-    m.check_keys({"format", "path", "split", "field", "prompt", "samples"});
+    m.check_keys(section_keys("corpora.<name>"));
     CorpusSpec s;
     s.name = key;
     s.format = choice(m["format"], {"flores", "belebele", "gsm8k", "jsonl", "text"}, "");
@@ -296,7 +344,7 @@ void parse_corpora(const YamlNode& n, SweepConfig& c) {
 
 void parse_statistics(const YamlNode& n, SweepConfig& c) {
   if (!n.defined()) return;
-  n.check_keys({"importance", "tokens", "consistency_pairs", "seed", "raw_logits"});
+  n.check_keys(section_keys("statistics"));
   auto& s = c.statistics;
   s.importance = choice(n["importance"], {"topk_renorm", "router_weights", "softmax"}, s.importance);
   s.tokens = choice(n["tokens"], {"all", "content"}, s.tokens);
@@ -323,7 +371,7 @@ void parse_routing(const YamlNode& n, SweepConfig& c) {
   for (size_t i = 0; i < n.size(); ++i) {
     YamlNode r = n.at(i);
     if (!r.is_map()) r.expected("a mapping with 'corpus' and 'languages'");
-    r.check_keys({"corpus", "languages"});
+    r.check_keys(section_keys("routing[i]"));
     RoutingCollect rc;
     rc.corpus = r["corpus"].str();
     check_corpus(c, r["corpus"], rc.corpus);
@@ -334,8 +382,7 @@ void parse_routing(const YamlNode& n, SweepConfig& c) {
 
 DataRef data_ref(const YamlNode& n, const SweepConfig& c, bool one_language) {
   if (!n.is_map()) n.expected("a mapping with 'corpus' and 'language'");
-  n.check_keys(one_language ? std::vector<std::string>{"corpus", "language"}
-                            : std::vector<std::string>{"corpus", "language", "languages"});
+  n.check_keys(section_keys(one_language ? "experts.<name>.reference" : "experts.<name>.target"));
   DataRef r;
   r.corpus = n["corpus"].str();
   check_corpus(c, n["corpus"], r.corpus);
@@ -364,16 +411,15 @@ void parse_rules(const YamlNode& n, SweepConfig& c) {
       m["rule"].expected("one of delta, delta_3sigma, affinity_exclusive, affinity_shared");
     if (kind == "delta" || kind == "delta_3sigma") {
       r.kind = kind == "delta" ? RuleKind::kDelta : RuleKind::kDelta3Sigma;
-      m.check_keys(r.kind == RuleKind::kDelta
-                       ? std::vector<std::string>{"rule", "target", "reference", "tau"}
-                       : std::vector<std::string>{"rule", "target", "reference"});
+      m.check_keys(section_keys(r.kind == RuleKind::kDelta ? "experts.<name> (delta)"
+                                                           : "experts.<name> (delta_3sigma)"));
       r.target = data_ref(m["target"], c, false);
       r.reference = data_ref(m["reference"], c, true);
       if (m["tau"].defined()) r.tau = number_in(m["tau"], kTauBounds);
     } else {
       r.kind = kind == "affinity_exclusive" ? RuleKind::kAffinityExclusive
                                             : RuleKind::kAffinityShared;
-      m.check_keys({"rule", "corpus", "languages", "target", "K", "thr"});
+      m.check_keys(section_keys("experts.<name> (affinity_exclusive, affinity_shared)"));
       r.corpus = m["corpus"].str();
       check_corpus(c, m["corpus"], r.corpus);
       r.languages = languages_of(m["languages"], true);
@@ -399,14 +445,8 @@ void parse_tasks(const YamlNode& n, SweepConfig& c) {
     YamlNode m = n[key];
     if (!m.is_map()) m.expected("a mapping with 'kind', 'path' and 'languages'");
     if (!valid_name(key)) m.expected("a task name of letters, digits, '_', '-', '.'");
-    const std::vector<std::string> common = {"kind", "path", "languages", "samples",
-                                             "low_resource"};
-    // The evaluator's task options (sweeps/eval/task.h), checked per kind when the task loads.
-    const std::vector<std::string> options = {
-        "variant",     "shots",           "shot_seed",     "exemplars", "subjects",
-        "per_subject", "sample_seed",     "level",         "split",     "source_language",
-        "standard_size", "chat",          "thinking",      "reasoning_effort", "chat_date",
-        "max_new_tokens", "sampling"};
+    const std::vector<std::string>& common = section_keys("tasks.<name>");
+    const std::vector<std::string>& options = section_keys("tasks.<name> (task options)");
     std::vector<std::string> allowed = common;
     allowed.insert(allowed.end(), options.begin(), options.end());
     m.check_keys(allowed);
@@ -434,7 +474,7 @@ void parse_tasks(const YamlNode& n, SweepConfig& c) {
 
 void parse_interventions(const YamlNode& n, SweepConfig& c) {
   if (!n.defined()) return;
-  n.check_keys({"std", "steer_precision", "hard_seed", "hard_eps"});
+  n.check_keys(section_keys("interventions"));
   auto& o = c.interventions;
   o.std_kind = choice(n["std"], {"sample", "population"}, o.std_kind);
   o.steer_precision = choice(n["steer_precision"], {"fp32", "bf16"}, o.steer_precision);
@@ -511,9 +551,6 @@ std::vector<YamlNode> range_nodes(const YamlNode& n) {
   return out;
 }
 
-const std::vector<std::string> kAxes = {"model", "task", "method", "experts", "layers",
-                                        "tau", "lambda", "K", "thr", "direction"};
-
 // The choices of one axis, as partial points.
 std::vector<PointDraft> axis_choices(const std::string& axis, const YamlNode& n,
                                      const SweepConfig& c) {
@@ -564,9 +601,7 @@ void parse_grid(const YamlNode& n, SweepConfig& c) {
   for (size_t i = 0; i < n.size(); ++i) {
     YamlNode b = n.at(i);
     if (!b.is_map()) b.expected("a mapping of axes (model, task, method, experts, layers, ...)");
-    std::vector<std::string> allowed = kAxes;
-    allowed.push_back("zip");
-    b.check_keys(allowed);
+    b.check_keys(section_keys("grid[i]"));
     GridBlock blk;
     blk.where = b.where();
     for (const auto& axis : b.keys()) {
@@ -582,7 +617,7 @@ void parse_grid(const YamlNode& n, SweepConfig& c) {
       else z.expected("a mapping of axes to equal-length lists (or a list of such mappings)");
       for (const auto& g : groups) {
         if (!g.is_map()) g.expected("a mapping of axes to equal-length lists");
-        g.check_keys(kAxes);
+        g.check_keys(section_keys("grid[i].zip"));
         GridFactor f;
         size_t len = 0;
         bool first = true;
@@ -613,8 +648,7 @@ void parse_grid(const YamlNode& n, SweepConfig& c) {
 
 void parse_execution(const YamlNode& n, SweepConfig& c) {
   if (!n.defined()) return;
-  n.check_keys({"unit_samples", "batch_points", "lease_ttl_s", "heartbeat_s", "poll_s", "on_stop",
-                "max_points"});
+  n.check_keys(section_keys("execution"));
   auto& e = c.execution;
   e.unit_samples = int_in(n["unit_samples"], 1, int64_t(1) << 40, e.unit_samples);
   e.batch_points = int(int_in(n["batch_points"], 1, 1 << 20, e.batch_points));
@@ -638,9 +672,7 @@ std::vector<std::string> strings_of(const YamlNode& n) {
 
 void parse_slurm(const YamlNode& n, SweepConfig& c) {
   if (!n.defined()) return;
-  n.check_keys({"array_tasks", "throttle", "time", "partition", "account", "gres", "mem", "qos",
-                "nodes", "ntasks", "cpus_per_task", "signal_s", "sbatch_args", "setup",
-                "launcher"});
+  n.check_keys(section_keys("slurm"));
   auto& s = c.slurm;
   s.array_tasks = int(int_in(n["array_tasks"], 1, 1 << 24, s.array_tasks));
   s.throttle = int(int_in(n["throttle"], 0, 1 << 24, s.throttle));
@@ -674,9 +706,7 @@ void cross_check(const YamlNode& root, SweepConfig& c) {
 SweepConfig parse_tree(YAML::Node& tree, YamlSource& src) {
   YamlNode root(tree, "", &src);
   if (!root.is_map()) root.expected("a YAML mapping at the top level");
-  root.check_keys({"name", "output", "models", "corpora", "statistics", "routing", "experts",
-                   "tasks", "layer_indexing", "interventions", "grid", "baseline", "execution",
-                   "slurm"});
+  root.check_keys(section_keys("(top level)"));
   SweepConfig c;
   c.name = name_of(root["name"], "a sweep name");
   c.output = path_of(root["output"]);

@@ -1,5 +1,6 @@
 // SweepConfig: a validated sweep configuration, read from YAML (the keys are the fields below;
-// configs/*.yaml use them).
+// sweeps/CONFIG.md documents every key with its type, default and range; configs/*.yaml use
+// them).
 //
 // load_config() reads the YAML, applies command-line overrides (`key.path=value`), expands
 // ${VAR} in path values, fills defaults and validates every key. Any problem is an InputError
@@ -20,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace moe::sweeps {
@@ -224,6 +226,16 @@ struct SweepConfig {
   int rule_index(const std::string& name) const;
   int task_index(const std::string& name) const;
 };
+
+// The keys each mapping of a config may have, by section ("models.<name>", "grid[i]", ...):
+// the parser checks every mapping against its section's list, and sweeps/CONFIG.md documents
+// every key of every section (tests/unit/sweeps/config_reference_test.cpp holds the two equal).
+struct ConfigSection {
+  std::string path;
+  std::vector<std::string> keys;
+};
+const std::vector<ConfigSection>& config_sections();
+const std::vector<std::string>& section_keys(std::string_view section);  // a listed section
 
 // Reads `path`, applies `overrides` ("a.b[1].c=value", value parsed as YAML), validates.
 SweepConfig load_config(const std::filesystem::path& path,
