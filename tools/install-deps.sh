@@ -19,7 +19,7 @@ PKGS=(
   patchelf
   # tools/cross_compile_check.py (make test): the runtime's plain C++ path, built for aarch64
   g++-aarch64-linux-gnu
-  python3 python3-numpy python3-h5py python3-matplotlib
+  python3 python3-numpy python3-h5py python3-matplotlib python3-pandas
 )
 if [[ "${1:-}" == "--with-cluster" ]]; then
   PKGS+=(slurm-wlm slurm-client munge)
