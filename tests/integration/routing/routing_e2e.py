@@ -254,6 +254,7 @@ def demo(work):
             raise SystemExit("similarity diagonal is not 1")
         if "experts" not in f or "tiny" not in f["experts"]:
             raise SystemExit("no expert sets stored")
+    run([PY, os.path.join(SRC, "tests", "integration", "sweep", "check_schema.py"), out])
     figs = os.path.join(work, "figures")
     printed = run([PY, os.path.join(SRC, "tools", "figures.py"), out, "--out", figs]).split()
     want = ["divergence_tiny_flores.png", "entropy_tiny_flores.png",

@@ -2,7 +2,8 @@
 # The researcher's path as `make demo` runs it (tools/demo.sh): make a model, plan, run, status,
 # merge, report, analyze, figures, into a fresh directory. Checks that each step printed what it
 # should, that the figures a sweep's results give (routing and interventions) are drawn, and
-# that the Python reader (python/moe_sweep) reads the results.
+# that results/SCHEMA.md names everything the file holds and the Python reader
+# (python/moe_sweep) reads it.
 # Usage: demo_script.sh BUILD_DIR   (env: MOE_SOURCE_DIR, MOE_TEST_PYTHON)
 set -euo pipefail
 build=$1
@@ -34,6 +35,9 @@ for fig in divergence_tiny_flores similarity_tiny_flores entropy_tiny_flores exp
 done
 grep -qF "note: tiny / gsm8k: one language (en): no divergence or similarity figure" "$log" ||
   fail "no note for the one-language corpus"
+# Every name the file holds is documented in results/SCHEMA.md.
+"${MOE_TEST_PYTHON:-python3}" "$(dirname "$0")/check_schema.py" "$work/out/sweep/results.h5" ||
+  fail "the demo's results hold names results/SCHEMA.md does not document"
 # The Python reader on the same file (python/moe_sweep).
 "${MOE_TEST_PYTHON:-python3}" "$(dirname "$0")/check_reader.py" "$work/out/sweep/results.h5" ||
   fail "python/moe_sweep could not read the demo's results"
