@@ -41,6 +41,9 @@ def walk_attrs(obj, where):
 
 
 def walk_table(g, where):
+    if not isinstance(g, h5py.Group):
+        missing.append("%s: a dataset where SCHEMA.md documents a table" % where)
+        return
     walk_attrs(g, where)
     for c in g:
         need(c, where)
