@@ -53,11 +53,19 @@ step "routing analysis"
 head -40 "$OUT/analysis.txt"
 
 step "figures"
-py=${PYTHON:-python3}
-if "$py" -c "import h5py, matplotlib" 2>/dev/null; then
+# PYTHON if given, else the first of python3 on PATH and Debian's (where install-deps put h5py
+# and matplotlib; a pyenv or venv python3 may lack them).
+py=
+for candidate in ${PYTHON:-python3 /usr/bin/python3}; do
+  if "$candidate" -c "import h5py, matplotlib" 2>/dev/null; then
+    py=$candidate
+    break
+  fi
+done
+if [[ -n $py ]]; then
   "$py" tools/figures.py "$OUT/sweep/results.h5" --out "$OUT/figures"
 else
-  echo "skipped: tools/figures.py needs $py with h5py and matplotlib (PYTHON=... to choose)"
+  echo "skipped: tools/figures.py needs python3 with h5py and matplotlib (PYTHON=... to choose)"
 fi
 
 printf '\nresults: %s (readable with h5py; schema in results/SCHEMA.md)\n' "$OUT/sweep/results.h5"
